@@ -1,0 +1,56 @@
+"""fastws: a Cython-accelerated WebSocket layer for ASGI applications.
+
+``fastws.WebSocket(scope, receive, send)`` is a drop-in replacement for
+``starlette.websockets.WebSocket`` whose per-message paths (ASGI event dispatch, the connection
+state machine, text/bytes/JSON encode and decode, header, query-string and cookie parsing) are
+compiled. ``IMPLEMENTATION`` says which implementation loaded: ``"cython"``, or ``"python"`` for
+the pure-Python twins (``FASTWS_NO_EXTENSIONS=1``, or no compiled extension for this platform).
+"""
+
+from __future__ import annotations
+
+from fastws import _codec, _datastructures, _websocket
+from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
+from fastws.websockets import (
+    CloseCode,
+    UnexpectedMessageType,
+    WebSocket,
+    WebSocketClose,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
+
+__all__ = [
+    "IMPLEMENTATION",
+    "URL",
+    "Address",
+    "CloseCode",
+    "Headers",
+    "MutableHeaders",
+    "QueryParams",
+    "State",
+    "UnexpectedMessageType",
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+    "__version__",
+]
+
+__version__ = "0.1.0"
+
+#: ``"cython"`` when every compiled module loaded, else ``"python"`` (the pure-Python twins).
+IMPLEMENTATION: str = (
+    "cython"
+    if all(
+        module.endswith("_c")
+        for module in (
+            _websocket.WebSocket.__module__,
+            _datastructures.Headers.__module__,
+            _codec.encode_json_text.__module__,
+        )
+    )
+    else "python"
+)

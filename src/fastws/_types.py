@@ -1,0 +1,124 @@
+"""Types shared by the compiled and the pure-Python implementation.
+
+They live in one plain module so that ``except fastws.WebSocketDisconnect`` catches what either
+implementation raises, and ``ws.client_state is WebSocketState.CONNECTED`` holds for both.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "CloseCode",
+    "UnexpectedMessageType",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+]
+
+
+class WebSocketState(enum.Enum):
+    """State of one side of a WebSocket connection, as Starlette 1.10 names it.
+
+    ``client_state`` follows the events received from the server (``websocket.connect``,
+    ``websocket.disconnect``); ``application_state`` follows the events the app sends
+    (``websocket.accept``, ``websocket.close``, ``websocket.http.response.*``).
+
+    Source: ``starlette.websockets.WebSocketState`` (1.10.0); the ``RESPONSE`` state is the ASGI
+    "WebSocket Denial Response" extension (ASGI spec 2.4).
+    """
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    RESPONSE = 3
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes (RFC 6455 section 7.4.1 and the IANA "WebSocket Close Code Number"
+    registry), named as the Yaat seed doc names them.
+
+    Codes 1005, 1006 and 1015 are reserved: an endpoint reports them but never sends them in a
+    close frame.
+    """
+
+    NORMAL_CLOSURE = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    NO_STATUS_RCVD = 1005
+    ABNORMAL_CLOSURE = 1006
+    INVALID_FRAME_PAYLOAD_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXT = 1010
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_GATEWAY = 1014
+    TLS_HANDSHAKE = 1015
+
+
+class WebSocketDisconnect(Exception):
+    """The client closed the connection: a ``websocket.disconnect`` event arrived (or the server's
+    ``send`` failed with ``OSError``, reported as code 1006).
+
+    Args:
+        code (int): the close code (RFC 6455 section 7.4); default 1000.
+        reason (str | None): the close reason; ``None`` is stored as ``""``.
+
+    Attributes:
+        code (int), reason (str).
+
+    Source: ``starlette.websockets.WebSocketDisconnect`` (1.10.0).
+    """
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+
+
+class WebSocketDisconnected(RuntimeError):
+    """Raised when attempting to use a disconnected WebSocket: receiving after a
+    ``websocket.disconnect`` event, sending after a ``websocket.close``, or calling a
+    ``receive_*`` method before ``accept``.
+
+    Source: ``starlette.websockets.WebSocketDisconnected`` (1.10.0), messages included.
+    """
+
+
+class UnexpectedMessageType(KeyError):
+    """A ``receive_*`` call got a message of another kind than it asked for, e.g.
+    ``receive_text()`` when a binary message arrived.
+
+    It is a ``KeyError`` because Starlette raises ``KeyError('text')`` (or ``'bytes'``) in that
+    case, so code that catches ``KeyError`` keeps working; unlike Starlette's, its message says what
+    arrived and what was expected.
+
+    Args:
+        expected (str): the ASGI key that was expected, ``"text"`` or ``"bytes"``.
+        message (Mapping): the ASGI event that arrived.
+
+    Attributes:
+        expected (str), message (Mapping).
+    """
+
+    def __init__(self, expected: str, message: object) -> None:
+        self.expected = expected
+        self.message = message
+        super().__init__(expected)
+
+    def __str__(self) -> str:
+        message = self.message
+        kind = message.get("type") if isinstance(message, dict) else type(message).__name__
+        if kind == "websocket.receive":
+            if isinstance(message, dict) and message.get("bytes") is not None:
+                got = "a binary (bytes) message"
+            elif isinstance(message, dict) and message.get("text") is not None:
+                got = "a text message"
+            else:
+                got = "a websocket.receive event with neither 'text' nor 'bytes'"
+        else:
+            got = f"an ASGI event of type {kind!r}"
+        want = "a text message" if self.expected == "text" else "a binary (bytes) message"
+        return f"Expected {want} (ASGI key {self.expected!r}) but received {got}."

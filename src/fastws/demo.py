@@ -1,0 +1,261 @@
+"""The bundled demo: a framework-free ASGI echo app built on ``fastws.WebSocket`` alone.
+
+Routes:
+
+* ``GET /`` (and ``HEAD /``): a small self-contained HTML page (inline CSS and JavaScript, no
+  external assets) that opens a WebSocket to ``/ws``, sends what is typed in its text box and
+  shows the echoes; two buttons send a JSON message (as text) and a binary message.
+* ``/ws`` (WebSocket): accepts, then echoes every text message as text and every binary message
+  as bytes until the client goes away.
+* anything else: HTTP 404 (a WebSocket handshake on another path is denied with HTTP 404 through
+  the ASGI "WebSocket Denial Response" extension, or with HTTP 403 when the server lacks it);
+  another method on ``/``: HTTP 405.
+* the ``lifespan`` scope: answers ``lifespan.startup`` and ``lifespan.shutdown`` with their
+  ``.complete`` events.
+
+Serve it with ``fastws serve`` (or ``uvicorn fastws.demo:app``) and open http://127.0.0.1:8000/.
+``make_app(websocket_class)`` builds the same app on another WebSocket class, e.g. the compiled
+or the pure-Python implementation loaded directly, which is how the tests use it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import fastws
+from fastws.websockets import WebSocket, WebSocketDisconnect
+
+__all__ = ["app", "make_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>fastws demo</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
+  form, .row { display: flex; gap: .5rem; margin: .5rem 0; }
+  input[type=text] { flex: 1; padding: .3rem; }
+  #log { border: 1px solid #ccc; padding: .5rem; height: 20rem; overflow-y: auto;
+         font-family: ui-monospace, monospace; white-space: pre-wrap; }
+  .out { color: #05a; } .in { color: #070; } .sys { color: #888; }
+</style>
+</head>
+<body>
+<h1>fastws echo demo</h1>
+<p>fastws __VERSION__ &middot; WebSocket implementation: <b id="impl">__IMPL__</b> &middot;
+status: <b id="status">connecting</b></p>
+<form id="form">
+  <input type="text" id="text" placeholder="type a message and press Enter" autocomplete="off" autofocus>
+  <button type="submit">Send text</button>
+</form>
+<div class="row">
+  <button type="button" id="json">Send JSON</button>
+  <button type="button" id="binary">Send binary</button>
+  <button type="button" id="reconnect">Reconnect</button>
+</div>
+<div id="log"></div>
+<script>
+"use strict";
+const log = document.getElementById("log");
+const statusEl = document.getElementById("status");
+const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+let ws = null;
+
+function show(kind, text) {
+  const line = document.createElement("div");
+  line.className = kind;
+  line.textContent = text;
+  log.appendChild(line);
+  log.scrollTop = log.scrollHeight;
+}
+
+function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), b => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+function connect() {
+  if (ws) { ws.close(1000, "reconnect"); }
+  ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  statusEl.textContent = "connecting";
+  ws.onopen = () => { statusEl.textContent = "open"; show("sys", "connected to " + url); };
+  ws.onclose = (e) => {
+    statusEl.textContent = "closed";
+    show("sys", "closed: code " + e.code + (e.reason ? ", reason " + JSON.stringify(e.reason) : ""));
+  };
+  ws.onerror = () => show("sys", "WebSocket error");
+  ws.onmessage = (e) => {
+    if (typeof e.data === "string") {
+      show("in", "< text " + JSON.stringify(e.data));
+    } else {
+      show("in", "< binary [" + e.data.byteLength + " bytes] " + hex(e.data));
+    }
+  };
+}
+
+function send(data, label) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) { show("sys", "not connected"); return; }
+  ws.send(data);
+  show("out", "> " + label);
+}
+
+document.getElementById("form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = document.getElementById("text");
+  send(input.value, "text " + JSON.stringify(input.value));
+  input.value = "";
+});
+document.getElementById("json").addEventListener("click", () => {
+  const text = JSON.stringify({hello: "world", n: 42, ok: true, list: [1, 2.5, null], "\u00e9": "\u2713"});
+  send(text, "JSON (as text) " + text);
+});
+document.getElementById("binary").addEventListener("click", () => {
+  const data = new Uint8Array([0, 1, 2, 127, 128, 254, 255]);
+  send(data, "binary [" + data.length + " bytes] " + hex(data.buffer));
+});
+document.getElementById("reconnect").addEventListener("click", connect);
+connect();
+</script>
+</body>
+</html>
+"""
+
+
+def _render_page(implementation: str) -> bytes:
+    # The page with the version and the WebSocket implementation filled in, as UTF-8 bytes.
+    page = _PAGE.replace("__VERSION__", html.escape(fastws.__version__))
+    return page.replace("__IMPL__", html.escape(implementation)).encode("utf-8")
+
+
+def _implementation_of(websocket_class: type) -> str:
+    # "cython" for a class from a compiled `_c` module, "python" for the pure-Python twin (or any
+    # other class).
+    return "cython" if websocket_class.__module__.endswith("_c") else "python"
+
+
+class _PlainTextResponse:
+    """A minimal ASGI response: ``status`` with a UTF-8 plain-text ``body``.
+
+    It answers an ``http`` scope with ``http.response.start``/``http.response.body``, and a
+    ``websocket`` scope with the ``websocket.http.response.*`` events of the ASGI "WebSocket Denial
+    Response" extension, as ``starlette.responses.Response`` does, so it can be passed to
+    ``WebSocket.send_denial_response``.
+    """
+
+    def __init__(
+        self,
+        body: str | bytes,
+        status: int = 200,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.status = status
+        self.headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            (b"content-length", str(len(self.body)).encode("latin-1")),
+            *(headers or []),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        prefix = "websocket." if scope["type"] == "websocket" else ""
+        await send({"type": prefix + "http.response.start", "status": self.status, "headers": self.headers})
+        body = b"" if scope.get("method") == "HEAD" else self.body
+        await send({"type": prefix + "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Startup and shutdown have nothing to set up: acknowledge both, then return.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _echo(websocket: Any) -> None:
+    # Accept, then echo text as text and bytes as bytes until the client disconnects.
+    await websocket.accept()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is not None:
+                await websocket.send_text(text)
+            else:
+                data = message.get("bytes")
+                if data is not None:
+                    await websocket.send_bytes(data)
+    except WebSocketDisconnect:  # the client vanished while we were sending
+        return
+
+
+def make_app(websocket_class: type | None = None) -> ASGIApp:
+    """Build the demo ASGI app on a given WebSocket class.
+
+    Args:
+        websocket_class (type | None): the class that wraps each WebSocket connection, called as
+            ``websocket_class(scope, receive, send)``; it must have the
+            ``starlette.websockets.WebSocket`` API (``accept``, ``receive``, ``send_text``,
+            ``send_bytes``, ``send_denial_response``). ``None`` means ``fastws.WebSocket``, i.e.
+            the compiled class when it loaded, else the pure-Python twin.
+
+    Returns:
+        ASGIApp: an ASGI 3 application ``async (scope, receive, send) -> None`` serving the routes
+        described in this module's docstring. It keeps no state between connections.
+
+    Raises:
+        Nothing when building. The returned app raises ``ValueError`` for a scope type other than
+        ``http``, ``websocket`` or ``lifespan`` (which ASGI servers log), and lets the server's
+        own errors propagate.
+
+    Source: the ASGI 3.0 spec (HTTP, WebSocket and Lifespan protocols, spec version 2.4 for the
+    WebSocket Denial Response extension); the WebSocket API is Starlette 1.10's.
+    """
+    cls: type = WebSocket if websocket_class is None else websocket_class
+    page = _PlainTextResponse(_render_page(_implementation_of(cls)), content_type="text/html; charset=utf-8")
+    not_found = _PlainTextResponse("Not Found", status=404)
+    not_allowed = _PlainTextResponse("Method Not Allowed", status=405, headers=[(b"allow", b"GET, HEAD")])
+
+    async def demo_app(scope: Scope, receive: Receive, send: Send) -> None:
+        """The demo ASGI app (see ``fastws.demo``): an HTML page on ``/``, a WebSocket echo on
+        ``/ws``, 404 elsewhere, and the lifespan protocol."""
+        scope_type = scope["type"]
+        if scope_type == "http":
+            if scope["path"] != "/":
+                await not_found(scope, receive, send)
+            elif scope["method"] in ("GET", "HEAD"):
+                await page(scope, receive, send)
+            else:
+                await not_allowed(scope, receive, send)
+        elif scope_type == "websocket":
+            websocket = cls(scope, receive, send)
+            if scope["path"] == "/ws":
+                await _echo(websocket)
+            else:
+                await websocket.send_denial_response(not_found)
+        elif scope_type == "lifespan":
+            await _lifespan(receive, send)
+        else:
+            raise ValueError(f"fastws.demo cannot handle an ASGI scope of type {scope_type!r}")
+
+    return demo_app
+
+
+#: The demo app on ``fastws.WebSocket``: ``fastws serve`` serves it by default
+#: (``uvicorn fastws.demo:app`` works too).
+app: ASGIApp = make_app()

@@ -116,7 +116,7 @@ cdef bint _has_long_digits_bytes(bytes data):
     return False
 
 
-def encode_json_text(obj):
+cpdef object encode_json_text(object obj):
     """Serialise ``obj`` to compact JSON text, as Starlette's ``send_json`` does.
 
     Args:
@@ -141,7 +141,7 @@ def encode_json_text(obj):
     return _encode(obj)
 
 
-def encode_json_bytes(obj):
+cpdef object encode_json_bytes(object obj):
     """Serialise ``obj`` to compact JSON as UTF-8 bytes (``send_json(..., mode="binary")``).
 
     Args:
@@ -164,7 +164,7 @@ def encode_json_bytes(obj):
     return (<str>_encode(obj)).encode("utf-8")
 
 
-def decode_json_text(text):
+cpdef object decode_json_text(object text):
     """Parse the JSON text of a text message (``receive_json(mode="text")``).
 
     Args:
@@ -189,7 +189,7 @@ def decode_json_text(text):
     return _json_loads(text)
 
 
-def decode_json_bytes(data):
+cpdef object decode_json_bytes(object data):
     """Parse the UTF-8 JSON of a binary message (``receive_json(mode="binary")``).
 
     Args:

@@ -8,16 +8,42 @@ Both states are C integers behind ``client_state``/``application_state`` propert
 another coroutine of this class, so one message costs one (compiled) coroutine.
 """
 
-from collections.abc import KeysView, ItemsView, Mapping, ValuesView
+from collections.abc import Coroutine, KeysView, ItemsView, Mapping, ValuesView
+from inspect import CO_ITERABLE_COROUTINE
 from types import GenericAlias
 
+cimport cython
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
+
 from fastws import _connection
-from fastws._codec_c import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
+from fastws._codec_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_c import Headers, QueryParams, parse_cookie, url_from_scope
 from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
+
+cdef extern from "Python.h":
+    ctypedef enum PySendResult:
+        PYGEN_RETURN
+        PYGEN_ERROR
+        PYGEN_NEXT
+    PySendResult PyIter_Send(PyObject* iterator, PyObject* arg, PyObject** presult)
+    ctypedef PySendResult (*sendfunc)(PyObject*, PyObject*, PyObject**) except PYGEN_ERROR
+    ctypedef struct PyAsyncMethods:
+        sendfunc am_send
+    ctypedef struct PyTypeObjectAsync "PyTypeObject":
+        PyAsyncMethods* tp_as_async
+    bint PyCoro_CheckExact(object obj)
+    bint PyGen_CheckExact(object obj)
+
+cdef extern from *:
+    """
+    /* Tells Cython that the exception the C API just set is raised here. */
+    static CYTHON_INLINE int __fastws_propagate(void) { return -1; }
+    """
+    int _propagate "__fastws_propagate"() except -1
 
 cdef enum:
     CONNECTING = 0
@@ -53,7 +79,34 @@ cdef int _state_value(object state) except -1:
 
 
 cdef class WebSocket:
-    """An ASGI WebSocket connection (see ``fastws.websockets.WebSocket`` for the full docs)."""
+    """An ASGI WebSocket connection: a drop-in for ``starlette.websockets.WebSocket`` (1.10.0).
+
+    Args:
+        scope (MutableMapping): the ASGI ``websocket`` scope (ASGI spec 2.4, "WebSocket" section).
+        receive (async callable | None): the server's ``receive``; awaited for each client event.
+        send (async callable | None): the server's ``send``; awaited for each app event.
+
+    The connection is a read-only mapping over ``scope`` (``ws["path"]``); two connections are
+    equal only if they are the same object. ``client_state`` follows the events received
+    (``websocket.connect``, ``websocket.disconnect``), ``application_state`` the events sent
+    (``websocket.accept``, ``websocket.close``, ``websocket.http.response.*``); each method checks
+    them and raises what Starlette raises, with Starlette's messages. ``WebSocket[T]`` is
+    subscriptable for typing the ``state``.
+
+    Attributes:
+        scope (MutableMapping): the ASGI scope.
+        client_state (WebSocketState): the client side: CONNECTING until ``websocket.connect`` is received,
+            CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable (a ``TypeError`` on the
+            compiled implementation for a value that is not a ``WebSocketState``).
+        application_state (WebSocketState): the app side: CONNECTING until ``accept``/``close``/a denial response,
+            CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
+            ``close``. Assignable, as ``client_state``.
+
+    Raises:
+        AssertionError: ``scope["type"]`` is not ``"websocket"``.
+
+    Source: Starlette docs "WebSockets" and ``starlette/websockets.py`` (1.10.0); ASGI spec 2.4.
+    """
 
     cdef public object scope
     cdef public object _receive
@@ -113,6 +166,10 @@ cdef class WebSocket:
     # -- states -----------------------------------------------------------------------------------
     @property
     def client_state(self):
+        """WebSocketState: the client side: CONNECTING until ``websocket.connect`` is received,
+        CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable (a ``TypeError`` on the
+        compiled implementation for a value that is not a ``WebSocketState``).
+        """
         return _STATES[self._client]
 
     @client_state.setter
@@ -121,6 +178,10 @@ cdef class WebSocket:
 
     @property
     def application_state(self):
+        """WebSocketState: the app side: CONNECTING until ``accept``/``close``/a denial response,
+        CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
+        ``close``. Assignable, as ``client_state``.
+        """
         return _STATES[self._application]
 
     @application_state.setter
@@ -130,36 +191,64 @@ cdef class WebSocket:
     # -- connection info ------------------------------------------------------------------------
     @property
     def app(self):
+        """The ASGI application that handles the connection (``scope["app"]``).
+
+        Raises:
+            KeyError: the server or framework put no ``app`` in the scope.
+        """
         return self.scope["app"]
 
     @property
     def url(self):
+        """URL: the connection's URL (``ws://host:port/path?query``), built once from the scope: the
+        ``Host`` header when valid, else ``server``.
+
+        Raises:
+            KeyError: the scope has no ``path`` or ``headers``.
+            UnicodeDecodeError: the query string is not UTF-8.
+        """
         if self._url is None:
             self._url = URL(url_from_scope(self.scope))
         return self._url
 
     @property
     def base_url(self):
+        """URL: the application's root URL (``root_path`` with a trailing slash, no query).
+        """
         return URL(url_from_scope(base_url_scope(self.scope)))
 
     @property
     def headers(self):
+        """Headers: the handshake request headers, an immutable case-insensitive multidict built
+        once from ``scope["headers"]`` (which becomes a list).
+        """
         if self._headers is None:
             self._headers = Headers(scope=self.scope)
         return self._headers
 
     @property
     def query_params(self):
+        """QueryParams: the query string's parameters (percent-decoded, ``+`` as space, blank
+        values kept), an immutable multidict built once.
+
+        Raises:
+            KeyError: the scope has no ``query_string``.
+        """
         if self._query_params is None:
             self._query_params = QueryParams(self.scope["query_string"])
         return self._query_params
 
     @property
     def path_params(self):
+        """dict[str, Any]: the router's path parameters (``scope["path_params"]``, ``{}`` when absent).
+        """
         return self.scope.get("path_params", {})
 
     @property
     def cookies(self):
+        """dict[str, str]: the cookies of every ``Cookie`` header, parsed as browsers send them
+        (Starlette's ``cookie_parser``), built once.
+        """
         cdef dict cookies
         if self._cookies is None:
             cookies = {}
@@ -170,6 +259,8 @@ cdef class WebSocket:
 
     @property
     def client(self):
+        """Address | None: the client's ``(host, port)`` from ``scope["client"]``, ``None`` when unknown.
+        """
         host_port = self.scope.get("client")
         if host_port is not None:
             return Address(*host_port)
@@ -177,6 +268,8 @@ cdef class WebSocket:
 
     @property
     def state(self):
+        """State: per-connection state backed by ``scope["state"]`` (created empty when absent).
+        """
         if self._state is None:
             self.scope.setdefault("state", {})
             self._state = State(self.scope["state"])
@@ -184,19 +277,47 @@ cdef class WebSocket:
 
     @property
     def session(self):
+        """The session dict put in the scope by Starlette's ``SessionMiddleware``.
+
+        Raises:
+            AssertionError: no session middleware is installed.
+        """
         return _connection.session(self.scope)
 
     @property
     def auth(self):
+        """The credentials put in the scope by ``AuthenticationMiddleware``.
+
+        Raises:
+            AssertionError: no authentication middleware is installed.
+        """
         assert "auth" in self.scope, "AuthenticationMiddleware must be installed to access request.auth"
         return self.scope["auth"]
 
     @property
     def user(self):
+        """The user put in the scope by ``AuthenticationMiddleware``.
+
+        Raises:
+            AssertionError: no authentication middleware is installed.
+        """
         assert "user" in self.scope, "AuthenticationMiddleware must be installed to access request.user"
         return self.scope["user"]
 
     def url_for(self, name, /, **path_params):
+        """The absolute URL of a named route of the app or router in the scope.
+
+        Args:
+            name (str): the route name.
+            **path_params: its path parameters.
+
+        Returns:
+            URL: the absolute URL.
+
+        Raises:
+            RuntimeError: the scope has no ``router`` or ``app`` that builds URLs.
+            starlette.routing.NoMatchFound: no route of that name and parameters.
+        """
         return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
@@ -211,7 +332,10 @@ cdef class WebSocket:
     cdef object _after_receive(self, object message, int state, bint raise_disconnect):
         # Checks an event the server delivered while the client was in `state` and moves the
         # client state on; a disconnect is raised as WebSocketDisconnect when asked to.
-        message_type = message["type"]
+        if type(message) is dict:
+            message_type = (<dict>message)["type"]
+        else:
+            message_type = message["type"]
         if state == CONNECTING:
             if message_type != "websocket.connect":
                 raise RuntimeError(f'Expected ASGI message "websocket.connect", but got {message_type!r}')
@@ -261,149 +385,575 @@ cdef class WebSocket:
         raise WebSocketDisconnected(_SEND_AFTER_CLOSE)
 
     # -- raw events -------------------------------------------------------------------------------
-    async def receive(self):
-        cdef int state = self._client
-        if state == DISCONNECTED:
-            raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
-        return self._after_receive(await self._receive(), state, False)
+    def receive(self):
+        """Receive the next ASGI event, keeping the client state up to date.
 
-    async def send(self, message):
-        if self._before_send(message["type"], message):
-            try:
-                await self._send(message)
-            except OSError:
-                self._application = DISCONNECTED
-                raise WebSocketDisconnect(code=1006)
-        else:
-            await self._send(message)
+        Returns:
+            dict: the event: ``websocket.connect`` first, then ``websocket.receive`` (with ``text``
+            or ``bytes``) or ``websocket.disconnect`` (with ``code`` and ``reason``).
+
+        Raises:
+            RuntimeError: the first event is not ``websocket.connect``, or a later one is neither
+                ``websocket.receive`` nor ``websocket.disconnect``.
+            WebSocketDisconnected: a ``websocket.disconnect`` was already received.
+
+        Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
+        """
+        return _new_op(self, K_RECEIVE, None, None, None)
+
+    def send(self, message):
+        """Send an ASGI event, keeping the application state up to date.
+
+        Args:
+            message (Mapping): ``websocket.accept``, ``websocket.send``, ``websocket.close``, or
+                ``websocket.http.response.start``/``.body`` (denial response, before accept).
+
+        Raises:
+            RuntimeError: the event is not valid in the current state (Starlette's message names the
+                expected and the received types).
+            WebSocketDisconnected: a ``websocket.close`` was already sent.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` on an open connection
+                (code 1006, the client is gone).
+
+        Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
+        """
+        return _new_op(self, K_SEND, message, None, None)
 
     # -- handshake and close ----------------------------------------------------------------------
-    async def accept(self, subprotocol=None, headers=None):
-        headers = headers or []
-        cdef int state = self._client
-        if state == CONNECTING:
-            # If we haven't yet seen the 'connect' message, then wait for it first.
-            self._after_receive(await self._receive(), state, False)
-        self._before_send("websocket.accept", None)
-        await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": headers})
+    def accept(self, subprotocol=None, headers=None):
+        """Accept the connection (waiting for ``websocket.connect`` first if it was not received).
 
-    async def close(self, code=1000, reason=None):
-        message = {"type": "websocket.close", "code": code, "reason": reason or ""}
-        if self._before_send("websocket.close", message):
-            try:
-                await self._send(message)
-            except OSError:
-                self._application = DISCONNECTED
-                raise WebSocketDisconnect(code=1006)
-        else:
-            await self._send(message)
+        Args:
+            subprotocol (str | None): the subprotocol chosen from ``scope["subprotocols"]``
+                (RFC 6455 section 4.2.2, ``Sec-WebSocket-Protocol``).
+            headers (Iterable[tuple[bytes, bytes]] | None): extra handshake response headers.
+
+        Raises:
+            RuntimeError: the first event is not ``websocket.connect``, or the connection was
+                already accepted or is sending a denial response.
+            WebSocketDisconnected: the connection was already closed.
+        """
+        return _new_op(self, K_ACCEPT, subprotocol, headers, None)
+
+    def close(self, code=1000, reason=None):
+        """Close the connection; before accept this rejects the handshake (HTTP 403).
+
+        Args:
+            code (int): the close code (RFC 6455 section 7.4); default 1000.
+            reason (str | None): the close reason (at most 123 bytes of UTF-8 on the wire);
+                ``None`` is sent as ``""``.
+
+        Raises:
+            RuntimeError: a denial response is being sent.
+            WebSocketDisconnected: the connection was already closed.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
+        """
+        return _new_op(self, K_CLOSE, code, reason, None)
 
     async def send_denial_response(self, response):
+        """Reject the handshake with an HTTP response instead of accepting it.
+
+        Args:
+            response: an ASGI app such as ``starlette.responses.Response``; it is sent through the
+                ``websocket.http.response`` extension when ``scope["extensions"]`` lists it.
+
+        Without the extension the connection is closed before accept, which servers answer with
+        HTTP 403 (the Starlette docs' behaviour; Starlette 1.10's code raises ``RuntimeError``
+        there instead). ``send_response`` is the same method (the name the Starlette docs use).
+
+        Raises:
+            RuntimeError: the connection was already accepted.
+            WebSocketDisconnected: the connection was already closed.
+
+        Source: Starlette docs "Rejecting the connection"; ASGI spec 2.4 WebSocket Denial Response.
+        """
         await _connection.send_denial_response(self, response)
 
     send_response = send_denial_response
 
     # -- typed receive ----------------------------------------------------------------------------
-    async def receive_text(self):
-        cdef int state = self._receivable()
-        message = self._after_receive(await self._receive(), state, True)
-        text = _get(message, "text")
-        if text is None:
-            raise UnexpectedMessageType("text", message)
-        return text
+    def receive_text(self):
+        """Receive one text message.
 
-    async def receive_bytes(self):
-        cdef int state = self._receivable()
-        message = self._after_receive(await self._receive(), state, True)
-        data = _get(message, "bytes")
-        if data is None:
-            raise UnexpectedMessageType("bytes", message)
-        return data
+        Returns:
+            str: the message's text.
 
-    async def receive_json(self, mode="text"):
-        if mode != "text" and mode != "binary":
-            raise RuntimeError(_BAD_MODE)
-        cdef int state = self._receivable()
-        message = self._after_receive(await self._receive(), state, True)
-        if mode == "text":
-            text = _get(message, "text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            return decode_json_text(text)
-        data = _get(message, "bytes")
-        if data is None:
-            raise UnexpectedMessageType("bytes", message)
-        return decode_json_bytes(data)
+        Raises:
+            WebSocketDisconnected: not accepted yet, or a disconnect was already received.
+            WebSocketDisconnect: the client disconnected (``.code``, ``.reason``).
+            UnexpectedMessageType: a binary message arrived (a ``KeyError``, as Starlette's).
+            RuntimeError: the server delivered an event of an unexpected type.
+        """
+        return _new_op(self, K_TEXT, None, None, None)
 
-    async def iter_text(self):
-        cdef int state
-        while True:
-            state = self._receivable()
-            try:
-                message = self._after_receive(await self._receive(), state, True)
-            except WebSocketDisconnect:
-                return
-            text = _get(message, "text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            yield text
+    def receive_bytes(self):
+        """Receive one binary message.
 
-    async def iter_bytes(self):
-        cdef int state
-        while True:
-            state = self._receivable()
-            try:
-                message = self._after_receive(await self._receive(), state, True)
-            except WebSocketDisconnect:
-                return
-            data = _get(message, "bytes")
-            if data is None:
-                raise UnexpectedMessageType("bytes", message)
-            yield data
+        Returns:
+            bytes: the message's payload.
 
-    async def iter_json(self):
-        cdef int state
-        while True:
-            state = self._receivable()
-            try:
-                message = self._after_receive(await self._receive(), state, True)
-            except WebSocketDisconnect:
-                return
-            text = _get(message, "text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            yield decode_json_text(text)
+        Raises:
+            WebSocketDisconnected: not accepted yet, or a disconnect was already received.
+            WebSocketDisconnect: the client disconnected (``.code``, ``.reason``).
+            UnexpectedMessageType: a text message arrived (a ``KeyError``, as Starlette's).
+            RuntimeError: the server delivered an event of an unexpected type.
+        """
+        return _new_op(self, K_BYTES, None, None, None)
+
+    def receive_json(self, mode="text"):
+        """Receive one message and parse it as JSON (orjson where it gives ``json.loads``' result).
+
+        Args:
+            mode (str): ``"text"`` for a text message (default), ``"binary"`` for UTF-8 JSON in a
+                binary message.
+
+        Returns:
+            The parsed value, exactly as ``json.loads`` returns it.
+
+        Raises:
+            RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``.
+            json.JSONDecodeError: the message is not valid JSON.
+            UnicodeDecodeError: in binary mode, the payload is not UTF-8.
+            WebSocketDisconnected, WebSocketDisconnect, UnexpectedMessageType: as ``receive_text``.
+        """
+        return _new_op(self, K_JSON, mode, None, None)
+
+    def iter_text(self):
+        """Iterate over text messages until the client disconnects.
+
+        Returns:
+            AsyncIterator[str]: each message's text; the iteration ends at ``websocket.disconnect``.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet.
+            UnexpectedMessageType: a binary message arrived.
+        """
+        return _new_iter(self, K_ITER_TEXT)
+
+    def iter_bytes(self):
+        """Iterate over binary messages until the client disconnects.
+
+        Returns:
+            AsyncIterator[bytes]: each payload; the iteration ends at ``websocket.disconnect``.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet.
+            UnexpectedMessageType: a text message arrived.
+        """
+        return _new_iter(self, K_ITER_BYTES)
+
+    def iter_json(self):
+        """Iterate over JSON text messages until the client disconnects.
+
+        Returns:
+            AsyncIterator[Any]: each parsed value; the iteration ends at ``websocket.disconnect``.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet.
+            UnexpectedMessageType: a binary message arrived.
+            json.JSONDecodeError: a message is not valid JSON.
+        """
+        return _new_iter(self, K_ITER_JSON)
 
     # -- typed send -------------------------------------------------------------------------------
-    async def send_text(self, data):
-        self._before_send("websocket.send", None)
-        try:
-            await self._send({"type": "websocket.send", "text": data})
-        except OSError:
-            self._application = DISCONNECTED
-            raise WebSocketDisconnect(code=1006)
+    def send_text(self, data):
+        """Send one text message.
 
-    async def send_bytes(self, data):
-        self._before_send("websocket.send", None)
-        try:
-            await self._send({"type": "websocket.send", "bytes": data})
-        except OSError:
-            self._application = DISCONNECTED
-            raise WebSocketDisconnect(code=1006)
+        Args:
+            data (str): the text.
 
-    async def send_json(self, data, mode="text"):
-        if mode == "text":
-            message = {"type": "websocket.send", "text": encode_json_text(data)}
-        elif mode == "binary":
-            message = {"type": "websocket.send", "bytes": encode_json_bytes(data)}
-        else:
-            raise RuntimeError(_BAD_MODE)
-        self._before_send("websocket.send", None)
-        try:
-            await self._send(message)
-        except OSError:
-            self._application = DISCONNECTED
-            raise WebSocketDisconnect(code=1006)
+        Raises:
+            RuntimeError: not accepted yet, or a denial response is being sent.
+            WebSocketDisconnected: the connection was already closed.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
+        """
+        return _new_op(self, K_SEND_TEXT, data, None, None)
+
+    def send_bytes(self, data):
+        """Send one binary message.
+
+        Args:
+            data (bytes): the payload.
+
+        Raises:
+            RuntimeError: not accepted yet, or a denial response is being sent.
+            WebSocketDisconnected: the connection was already closed.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
+        """
+        return _new_op(self, K_SEND_BYTES, data, None, None)
+
+    def send_json(self, data, mode="text"):
+        """Send ``data`` as compact JSON, byte-identical to Starlette's
+        ``json.dumps(data, separators=(",", ":"), ensure_ascii=False)`` (orjson where it is).
+
+        Args:
+            data: any value ``json.dumps`` accepts.
+            mode (str): ``"text"`` (default) for a text message, ``"binary"`` for UTF-8 bytes.
+
+        Raises:
+            RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``; or the state forbids
+                sending (as ``send_text``).
+            TypeError: ``data`` holds a value JSON cannot represent.
+            ValueError: ``data`` contains itself.
+            WebSocketDisconnected, WebSocketDisconnect: as ``send_text``.
+        """
+        return _new_op(self, K_SEND_JSON, data, mode, None)
 
 
 Mapping.register(WebSocket)
+
+
+# -- the awaitable behind every per-message method --------------------------------------------------
+#
+# A compiled `async def` costs more per call than the whole state machine does (a coroutine, its
+# closure and an await wrapper are allocated, and the result travels in a StopIteration). `_Op` is
+# a one-allocation coroutine for the fixed shapes of these methods: a synchronous prologue
+# (state checks, building the event), one or two awaits of the server's receive/send, and a
+# synchronous epilogue. Its `am_send` slot lets `await` drive it without exceptions. Like a
+# coroutine it does nothing until first awaited, and it is registered as a
+# `collections.abc.Coroutine`, so asyncio.create_task, gather, wait_for and anyio accept it.
+
+cdef enum:
+    K_RECEIVE = 0
+    K_TEXT = 1
+    K_BYTES = 2
+    K_JSON = 3
+    K_ITER_TEXT = 4
+    K_ITER_BYTES = 5
+    K_ITER_JSON = 6
+    K_LAST_RECEIVE = 6
+    K_SEND = 7
+    K_SEND_TEXT = 8
+    K_SEND_BYTES = 9
+    K_SEND_JSON = 10
+    K_CLOSE = 11
+    K_ACCEPT = 12
+
+
+cdef object _await_iter(object awaitable):
+    # What `await awaitable` iterates: the coroutine itself, or what its __await__ returns.
+    if PyCoro_CheckExact(awaitable):
+        return awaitable
+    if PyGen_CheckExact(awaitable) and awaitable.gi_code.co_flags & CO_ITERABLE_COROUTINE:
+        return awaitable
+    method = getattr(type(awaitable), "__await__", None)
+    if method is None:
+        raise TypeError(f"object {type(awaitable).__name__} can't be used in 'await' expression")
+    return method(awaitable)
+
+
+cdef inline _Op _new_op(WebSocket ws, int kind, object a, object b, _Iter owner):
+    cdef _Op op = _Op.__new__(_Op)
+    op.ws = ws
+    op.kind = kind
+    op.a = a
+    op.b = b
+    op.owner = owner
+    return op
+
+
+@cython.freelist(8)
+@cython.final
+cdef class _Op:
+    """An awaitable WebSocket operation (what ``receive_text()`` and friends return): a coroutine
+    object that can be awaited once, passed to ``asyncio.create_task``, or driven with
+    ``send``/``throw``/``close``."""
+
+    cdef WebSocket ws
+    cdef int kind
+    cdef int state
+    cdef int stage
+    cdef bint started
+    cdef bint running
+    cdef bint wrap
+    cdef object a
+    cdef object b
+    cdef object inner
+    cdef _Iter owner
+
+    cdef int _start(self) except -1:
+        # The prologue, run at the first step: state checks, then the first server call.
+        cdef WebSocket ws = self.ws
+        cdef int kind = self.kind
+        if kind <= K_LAST_RECEIVE:
+            if kind == K_RECEIVE:
+                self.state = ws._client
+                if self.state == DISCONNECTED:
+                    raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
+            else:
+                if kind == K_JSON and self.a != "text" and self.a != "binary":
+                    raise RuntimeError(_BAD_MODE)
+                self.state = ws._receivable()
+            self.inner = _await_iter(ws._receive())
+            return 0
+        if kind == K_ACCEPT:
+            if ws._client == CONNECTING:
+                # If we haven't yet seen the 'connect' message, then wait for it first.
+                self.stage = 1
+                self.inner = _await_iter(ws._receive())
+            else:
+                self._send_accept()
+            return 0
+        if kind == K_SEND_TEXT:
+            message = {"type": "websocket.send", "text": self.a}
+            self.wrap = ws._before_send("websocket.send", None)
+        elif kind == K_SEND_BYTES:
+            message = {"type": "websocket.send", "bytes": self.a}
+            self.wrap = ws._before_send("websocket.send", None)
+        elif kind == K_SEND_JSON:
+            if self.b == "text":
+                message = {"type": "websocket.send", "text": encode_json_text(self.a)}
+            elif self.b == "binary":
+                message = {"type": "websocket.send", "bytes": encode_json_bytes(self.a)}
+            else:
+                raise RuntimeError(_BAD_MODE)
+            self.wrap = ws._before_send("websocket.send", None)
+        elif kind == K_CLOSE:
+            message = {"type": "websocket.close", "code": self.a, "reason": self.b or ""}
+            self.wrap = ws._before_send("websocket.close", message)
+        else:  # K_SEND
+            message = self.a
+            self.wrap = ws._before_send(message["type"], message)
+        self.a = self.b = None
+        self.inner = _await_iter(ws._send(message))
+        return 0
+
+    cdef int _send_accept(self) except -1:
+        headers = self.b or []
+        self.ws._before_send("websocket.accept", None)
+        self.stage = 2
+        self.inner = _await_iter(
+            self.ws._send({"type": "websocket.accept", "subprotocol": self.a, "headers": headers})
+        )
+        return 0
+
+    cdef object _finish(self, object value):
+        # The epilogue for what the server call returned: the op's result, or None after starting
+        # the next server call (accept's second stage, in self.inner).
+        cdef WebSocket ws = self.ws
+        cdef int kind = self.kind
+        if kind > K_LAST_RECEIVE:
+            if kind == K_ACCEPT and self.stage == 1:
+                ws._after_receive(value, CONNECTING, False)
+                self._send_accept()
+            return None
+        if kind == K_RECEIVE:
+            return ws._after_receive(value, self.state, False)
+        if kind >= K_ITER_TEXT:
+            message = ws._after_receive(value, self.state, False)
+            if message["type"] == "websocket.disconnect":
+                message["code"]  # a disconnect without a code is a KeyError, as in Starlette
+                self.owner.finished = True
+                raise StopAsyncIteration
+            if kind == K_ITER_BYTES:
+                data = _get(message, "bytes")
+                if data is None:
+                    raise UnexpectedMessageType("bytes", message)
+                return data
+            text = _get(message, "text")
+            if text is None:
+                raise UnexpectedMessageType("text", message)
+            return decode_json_text(text) if kind == K_ITER_JSON else text
+        message = ws._after_receive(value, self.state, True)
+        if kind == K_TEXT or (kind == K_JSON and self.a == "text"):
+            text = _get(message, "text")
+            if text is None:
+                raise UnexpectedMessageType("text", message)
+            return text if kind == K_TEXT else decode_json_text(text)
+        data = _get(message, "bytes")
+        if data is None:
+            raise UnexpectedMessageType("bytes", message)
+        return data if kind == K_BYTES else decode_json_bytes(data)
+
+    cdef int _failed(self) except -1:
+        # The server call raised (the exception is set): on an open connection an OSError means
+        # the client is gone, reported as WebSocketDisconnect(1006) as Starlette does.
+        self.inner = None
+        if self.wrap:
+            try:
+                _propagate()
+            except OSError:
+                self.ws._application = DISCONNECTED
+                raise WebSocketDisconnect(code=1006)
+        return _propagate()
+
+    cdef PySendResult _drive(self, PySendResult status, PyObject* res, PyObject** presult) except PYGEN_ERROR:
+        # Carries on from one step of self.inner until the op yields or completes.
+        cdef object value
+        while True:
+            if status == PYGEN_NEXT:
+                presult[0] = res
+                return PYGEN_NEXT
+            if status == PYGEN_ERROR:
+                self._failed()
+            value = <object>res
+            Py_DECREF(value)
+            self.inner = None
+            value = self._finish(value)
+            if self.inner is None:
+                Py_INCREF(value)
+                presult[0] = <PyObject*>value
+                return PYGEN_RETURN
+            res = NULL
+            status = PyIter_Send(<PyObject*>self.inner, <PyObject*>None, &res)
+
+    cdef PySendResult _step(self, PyObject* arg, PyObject** presult) except PYGEN_ERROR:
+        cdef PyObject* res = NULL
+        if self.inner is None:
+            if self.started:
+                raise RuntimeError("cannot reuse already awaited coroutine")
+            self.started = True
+            self._start()
+        self.running = True
+        status = PyIter_Send(<PyObject*>self.inner, arg, &res)
+        self.running = False
+        return self._drive(status, res, presult)
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        return self.send(None)
+
+    def send(self, value):
+        """Resume the operation with ``value`` (the coroutine protocol, PEP 492).
+
+        Returns:
+            What the server's awaitable yields to the event loop.
+
+        Raises:
+            StopIteration: the operation completed; ``.value`` is its result.
+        """
+        cdef PyObject* res = NULL
+        cdef PySendResult status = _op_am_send(<PyObject*>self, <PyObject*>value, &res)
+        out = <object>res
+        Py_DECREF(out)
+        if status == PYGEN_NEXT:
+            return out
+        raise StopIteration(out)
+
+    def throw(self, typ, val=None, tb=None):
+        """Raise an exception inside the server call in progress (how asyncio cancels a task).
+
+        Returns:
+            What the server's awaitable yields next, if it handled the exception.
+
+        Raises:
+            The thrown exception, or what the operation raises, or ``StopIteration`` when it
+            completed.
+        """
+        cdef PyObject* res = NULL
+        cdef PySendResult status
+        inner = self.inner
+        if inner is None:
+            self.started = True
+            if self.owner is not None:
+                self.owner.finished = True
+            if val is None:
+                raise typ
+            raise val.with_traceback(tb) if tb is not None else val
+        try:
+            yielded = inner.throw(typ) if val is None and tb is None else inner.throw(typ, val, tb)
+        except StopIteration as stop:
+            value = stop.value
+        except BaseException as exc:
+            self.inner = None
+            if self.owner is not None:
+                self.owner.finished = True
+            if self.wrap and isinstance(exc, OSError):
+                self.ws._application = DISCONNECTED
+                raise WebSocketDisconnect(code=1006) from exc
+            raise
+        else:
+            return yielded
+        Py_INCREF(value)
+        try:
+            status = self._drive(PYGEN_RETURN, <PyObject*>value, &res)
+        except BaseException:
+            if self.owner is not None:
+                self.owner.finished = True
+            raise
+        out = <object>res
+        Py_DECREF(out)
+        if status == PYGEN_NEXT:
+            return out
+        raise StopIteration(out)
+
+    def close(self):
+        """Close the server call in progress, if any; the operation cannot be resumed after."""
+        inner = self.inner
+        self.inner = None
+        self.started = True
+        if inner is not None and hasattr(inner, "close"):
+            inner.close()
+
+    @property
+    def cr_running(self):
+        """bool: the operation is executing right now."""
+        return self.running
+
+    @property
+    def cr_suspended(self):
+        """bool: the operation is waiting on the server's awaitable."""
+        return self.inner is not None and not self.running
+
+    @property
+    def cr_await(self):
+        """The server awaitable being awaited, or ``None``."""
+        return self.inner
+
+    @property
+    def cr_frame(self):
+        """``None`` once the operation finished (as for a closed coroutine), else the operation."""
+        if self.started and self.inner is None:
+            return None
+        return self
+
+    @property
+    def cr_code(self):
+        """None: the operation is compiled and has no code object."""
+        return None
+
+
+cdef PySendResult _op_am_send(PyObject* op, PyObject* arg, PyObject** presult) except PYGEN_ERROR:
+    cdef _Op self = <_Op>op
+    if self.owner is None:
+        return self._step(arg, presult)
+    try:
+        return self._step(arg, presult)
+    except BaseException:
+        self.owner.finished = True
+        raise
+
+
+(<PyTypeObjectAsync*>_Op).tp_as_async.am_send = _op_am_send
+Coroutine.register(_Op)
+
+
+cdef inline _Iter _new_iter(WebSocket ws, int kind):
+    cdef _Iter it = _Iter.__new__(_Iter)
+    it.ws = ws
+    it.kind = kind
+    return it
+
+
+@cython.final
+cdef class _Iter:
+    """The async iterator ``iter_text()``/``iter_bytes()``/``iter_json()`` return: each step
+    receives one message; a ``websocket.disconnect`` ends the iteration (Starlette 1.10)."""
+
+    cdef WebSocket ws
+    cdef int kind
+    cdef public bint finished
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        if self.finished:
+            raise StopAsyncIteration
+        return _new_op(self.ws, self.kind, None, None, self)
+
+    async def aclose(self):
+        """End the iteration; later steps raise ``StopAsyncIteration``."""
+        self.finished = True

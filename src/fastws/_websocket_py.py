@@ -33,7 +33,34 @@ _BAD_MODE = 'The "mode" argument should be "text" or "binary".'
 
 
 class WebSocket(Mapping[str, Any], Generic[StateT]):
-    """An ASGI WebSocket connection (see ``fastws.websockets.WebSocket`` for the full docs)."""
+    """An ASGI WebSocket connection: a drop-in for ``starlette.websockets.WebSocket`` (1.10.0).
+
+    Args:
+        scope (MutableMapping): the ASGI ``websocket`` scope (ASGI spec 2.4, "WebSocket" section).
+        receive (async callable | None): the server's ``receive``; awaited for each client event.
+        send (async callable | None): the server's ``send``; awaited for each app event.
+
+    The connection is a read-only mapping over ``scope`` (``ws["path"]``); two connections are
+    equal only if they are the same object. ``client_state`` follows the events received
+    (``websocket.connect``, ``websocket.disconnect``), ``application_state`` the events sent
+    (``websocket.accept``, ``websocket.close``, ``websocket.http.response.*``); each method checks
+    them and raises what Starlette raises, with Starlette's messages. ``WebSocket[T]`` is
+    subscriptable for typing the ``state``.
+
+    Attributes:
+        scope (MutableMapping): the ASGI scope.
+        client_state (WebSocketState): the client side: CONNECTING until ``websocket.connect`` is received,
+            CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable (a ``TypeError`` on the
+            compiled implementation for a value that is not a ``WebSocketState``).
+        application_state (WebSocketState): the app side: CONNECTING until ``accept``/``close``/a denial response,
+            CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
+            ``close``. Assignable, as ``client_state``.
+
+    Raises:
+        AssertionError: ``scope["type"]`` is not ``"websocket"``.
+
+    Source: Starlette docs "WebSockets" and ``starlette/websockets.py`` (1.10.0); ASGI spec 2.4.
+    """
 
     def __init__(self, scope: Any, receive: Any = None, send: Any = None) -> None:
         assert scope["type"] == "websocket", f"Expected an ASGI scope of type 'websocket', got {scope['type']!r}"
@@ -64,36 +91,64 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     # -- connection info ------------------------------------------------------------------------
     @property
     def app(self) -> Any:
+        """The ASGI application that handles the connection (``scope["app"]``).
+
+        Raises:
+            KeyError: the server or framework put no ``app`` in the scope.
+        """
         return self.scope["app"]
 
     @property
     def url(self) -> URL:
+        """URL: the connection's URL (``ws://host:port/path?query``), built once from the scope: the
+        ``Host`` header when valid, else ``server``.
+
+        Raises:
+            KeyError: the scope has no ``path`` or ``headers``.
+            UnicodeDecodeError: the query string is not UTF-8.
+        """
         if self._url is None:
             self._url = URL(url_from_scope(self.scope))
         return self._url
 
     @property
     def base_url(self) -> URL:
+        """URL: the application's root URL (``root_path`` with a trailing slash, no query).
+        """
         return URL(url_from_scope(base_url_scope(self.scope)))
 
     @property
     def headers(self) -> Headers:
+        """Headers: the handshake request headers, an immutable case-insensitive multidict built
+        once from ``scope["headers"]`` (which becomes a list).
+        """
         if self._headers is None:
             self._headers = Headers(scope=self.scope)
         return self._headers
 
     @property
     def query_params(self) -> QueryParams:
+        """QueryParams: the query string's parameters (percent-decoded, ``+`` as space, blank
+        values kept), an immutable multidict built once.
+
+        Raises:
+            KeyError: the scope has no ``query_string``.
+        """
         if self._query_params is None:
             self._query_params = QueryParams(self.scope["query_string"])
         return self._query_params
 
     @property
     def path_params(self) -> dict[str, Any]:
+        """dict[str, Any]: the router's path parameters (``scope["path_params"]``, ``{}`` when absent).
+        """
         return self.scope.get("path_params", {})  # type: ignore[no-any-return]
 
     @property
     def cookies(self) -> dict[str, str]:
+        """dict[str, str]: the cookies of every ``Cookie`` header, parsed as browsers send them
+        (Starlette's ``cookie_parser``), built once.
+        """
         if self._cookies is None:
             cookies: dict[str, str] = {}
             for header in self.headers.getlist("cookie"):
@@ -103,6 +158,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     @property
     def client(self) -> Address | None:
+        """Address | None: the client's ``(host, port)`` from ``scope["client"]``, ``None`` when unknown.
+        """
         host_port = self.scope.get("client")
         if host_port is not None:
             return Address(*host_port)
@@ -110,6 +167,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     @property
     def state(self) -> State:
+        """State: per-connection state backed by ``scope["state"]`` (created empty when absent).
+        """
         if self._state is None:
             self.scope.setdefault("state", {})
             self._state = State(self.scope["state"])
@@ -117,19 +176,47 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     @property
     def session(self) -> Any:
+        """The session dict put in the scope by Starlette's ``SessionMiddleware``.
+
+        Raises:
+            AssertionError: no session middleware is installed.
+        """
         return _connection.session(self.scope)
 
     @property
     def auth(self) -> Any:
+        """The credentials put in the scope by ``AuthenticationMiddleware``.
+
+        Raises:
+            AssertionError: no authentication middleware is installed.
+        """
         assert "auth" in self.scope, "AuthenticationMiddleware must be installed to access request.auth"
         return self.scope["auth"]
 
     @property
     def user(self) -> Any:
+        """The user put in the scope by ``AuthenticationMiddleware``.
+
+        Raises:
+            AssertionError: no authentication middleware is installed.
+        """
         assert "user" in self.scope, "AuthenticationMiddleware must be installed to access request.user"
         return self.scope["user"]
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
+        """The absolute URL of a named route of the app or router in the scope.
+
+        Args:
+            name (str): the route name.
+            **path_params: its path parameters.
+
+        Returns:
+            URL: the absolute URL.
+
+        Raises:
+            RuntimeError: the scope has no ``router`` or ``app`` that builds URLs.
+            starlette.routing.NoMatchFound: no route of that name and parameters.
+        """
         return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
@@ -196,12 +283,40 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     # -- raw events -------------------------------------------------------------------------------
     async def receive(self) -> Any:
+        """Receive the next ASGI event, keeping the client state up to date.
+
+        Returns:
+            dict: the event: ``websocket.connect`` first, then ``websocket.receive`` (with ``text``
+            or ``bytes``) or ``websocket.disconnect`` (with ``code`` and ``reason``).
+
+        Raises:
+            RuntimeError: the first event is not ``websocket.connect``, or a later one is neither
+                ``websocket.receive`` nor ``websocket.disconnect``.
+            WebSocketDisconnected: a ``websocket.disconnect`` was already received.
+
+        Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
+        """
         state = self.client_state
         if state is _DISCONNECTED:
             raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
         return self._after_receive(await self._receive(), state, False)
 
     async def send(self, message: Any) -> None:
+        """Send an ASGI event, keeping the application state up to date.
+
+        Args:
+            message (Mapping): ``websocket.accept``, ``websocket.send``, ``websocket.close``, or
+                ``websocket.http.response.start``/``.body`` (denial response, before accept).
+
+        Raises:
+            RuntimeError: the event is not valid in the current state (Starlette's message names the
+                expected and the received types).
+            WebSocketDisconnected: a ``websocket.close`` was already sent.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` on an open connection
+                (code 1006, the client is gone).
+
+        Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
+        """
         if self._before_send(message["type"], message):
             try:
                 await self._send(message)
@@ -213,6 +328,18 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     # -- handshake and close ----------------------------------------------------------------------
     async def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None) -> None:
+        """Accept the connection (waiting for ``websocket.connect`` first if it was not received).
+
+        Args:
+            subprotocol (str | None): the subprotocol chosen from ``scope["subprotocols"]``
+                (RFC 6455 section 4.2.2, ``Sec-WebSocket-Protocol``).
+            headers (Iterable[tuple[bytes, bytes]] | None): extra handshake response headers.
+
+        Raises:
+            RuntimeError: the first event is not ``websocket.connect``, or the connection was
+                already accepted or is sending a denial response.
+            WebSocketDisconnected: the connection was already closed.
+        """
         headers = headers or []
         state = self.client_state
         if state is _CONNECTING:
@@ -222,6 +349,18 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": headers})
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection; before accept this rejects the handshake (HTTP 403).
+
+        Args:
+            code (int): the close code (RFC 6455 section 7.4); default 1000.
+            reason (str | None): the close reason (at most 123 bytes of UTF-8 on the wire);
+                ``None`` is sent as ``""``.
+
+        Raises:
+            RuntimeError: a denial response is being sent.
+            WebSocketDisconnected: the connection was already closed.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
+        """
         message = {"type": "websocket.close", "code": code, "reason": reason or ""}
         if self._before_send("websocket.close", message):
             try:
@@ -233,12 +372,39 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send(message)
 
     async def send_denial_response(self, response: Any) -> None:
+        """Reject the handshake with an HTTP response instead of accepting it.
+
+        Args:
+            response: an ASGI app such as ``starlette.responses.Response``; it is sent through the
+                ``websocket.http.response`` extension when ``scope["extensions"]`` lists it.
+
+        Without the extension the connection is closed before accept, which servers answer with
+        HTTP 403 (the Starlette docs' behaviour; Starlette 1.10's code raises ``RuntimeError``
+        there instead). ``send_response`` is the same method (the name the Starlette docs use).
+
+        Raises:
+            RuntimeError: the connection was already accepted.
+            WebSocketDisconnected: the connection was already closed.
+
+        Source: Starlette docs "Rejecting the connection"; ASGI spec 2.4 WebSocket Denial Response.
+        """
         await _connection.send_denial_response(self, response)
 
     send_response = send_denial_response
 
     # -- typed receive ----------------------------------------------------------------------------
     async def receive_text(self) -> str:
+        """Receive one text message.
+
+        Returns:
+            str: the message's text.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet, or a disconnect was already received.
+            WebSocketDisconnect: the client disconnected (``.code``, ``.reason``).
+            UnexpectedMessageType: a binary message arrived (a ``KeyError``, as Starlette's).
+            RuntimeError: the server delivered an event of an unexpected type.
+        """
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
         text = message.get("text")
@@ -247,6 +413,17 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         return text  # type: ignore[no-any-return]
 
     async def receive_bytes(self) -> bytes:
+        """Receive one binary message.
+
+        Returns:
+            bytes: the message's payload.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet, or a disconnect was already received.
+            WebSocketDisconnect: the client disconnected (``.code``, ``.reason``).
+            UnexpectedMessageType: a text message arrived (a ``KeyError``, as Starlette's).
+            RuntimeError: the server delivered an event of an unexpected type.
+        """
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
         data = message.get("bytes")
@@ -255,6 +432,21 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         return data  # type: ignore[no-any-return]
 
     async def receive_json(self, mode: str = "text") -> Any:
+        """Receive one message and parse it as JSON (orjson where it gives ``json.loads``' result).
+
+        Args:
+            mode (str): ``"text"`` for a text message (default), ``"binary"`` for UTF-8 JSON in a
+                binary message.
+
+        Returns:
+            The parsed value, exactly as ``json.loads`` returns it.
+
+        Raises:
+            RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``.
+            json.JSONDecodeError: the message is not valid JSON.
+            UnicodeDecodeError: in binary mode, the payload is not UTF-8.
+            WebSocketDisconnected, WebSocketDisconnect, UnexpectedMessageType: as ``receive_text``.
+        """
         if mode != "text" and mode != "binary":
             raise RuntimeError(_BAD_MODE)
         state = self._receivable()
@@ -270,6 +462,15 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         return decode_json_bytes(data)
 
     async def iter_text(self) -> AsyncIterator[str]:
+        """Iterate over text messages until the client disconnects.
+
+        Returns:
+            AsyncIterator[str]: each message's text; the iteration ends at ``websocket.disconnect``.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet.
+            UnexpectedMessageType: a binary message arrived.
+        """
         while True:
             state = self._receivable()
             try:
@@ -282,6 +483,15 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             yield text
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Iterate over binary messages until the client disconnects.
+
+        Returns:
+            AsyncIterator[bytes]: each payload; the iteration ends at ``websocket.disconnect``.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet.
+            UnexpectedMessageType: a text message arrived.
+        """
         while True:
             state = self._receivable()
             try:
@@ -294,6 +504,16 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             yield data
 
     async def iter_json(self) -> AsyncIterator[Any]:
+        """Iterate over JSON text messages until the client disconnects.
+
+        Returns:
+            AsyncIterator[Any]: each parsed value; the iteration ends at ``websocket.disconnect``.
+
+        Raises:
+            WebSocketDisconnected: not accepted yet.
+            UnexpectedMessageType: a binary message arrived.
+            json.JSONDecodeError: a message is not valid JSON.
+        """
         while True:
             state = self._receivable()
             try:
@@ -307,6 +527,16 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     # -- typed send -------------------------------------------------------------------------------
     async def send_text(self, data: str) -> None:
+        """Send one text message.
+
+        Args:
+            data (str): the text.
+
+        Raises:
+            RuntimeError: not accepted yet, or a denial response is being sent.
+            WebSocketDisconnected: the connection was already closed.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
+        """
         self._before_send("websocket.send", None)
         try:
             await self._send({"type": "websocket.send", "text": data})
@@ -315,6 +545,16 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             raise WebSocketDisconnect(code=1006)
 
     async def send_bytes(self, data: bytes) -> None:
+        """Send one binary message.
+
+        Args:
+            data (bytes): the payload.
+
+        Raises:
+            RuntimeError: not accepted yet, or a denial response is being sent.
+            WebSocketDisconnected: the connection was already closed.
+            WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
+        """
         self._before_send("websocket.send", None)
         try:
             await self._send({"type": "websocket.send", "bytes": data})
@@ -323,6 +563,20 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             raise WebSocketDisconnect(code=1006)
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send ``data`` as compact JSON, byte-identical to Starlette's
+        ``json.dumps(data, separators=(",", ":"), ensure_ascii=False)`` (orjson where it is).
+
+        Args:
+            data: any value ``json.dumps`` accepts.
+            mode (str): ``"text"`` (default) for a text message, ``"binary"`` for UTF-8 bytes.
+
+        Raises:
+            RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``; or the state forbids
+                sending (as ``send_text``).
+            TypeError: ``data`` holds a value JSON cannot represent.
+            ValueError: ``data`` contains itself.
+            WebSocketDisconnected, WebSocketDisconnect: as ``send_text``.
+        """
         if mode == "text":
             message = {"type": "websocket.send", "text": encode_json_text(data)}
         elif mode == "binary":

@@ -1,0 +1,175 @@
+"""The ``fastws bench`` command line (also ``python -m fastws.bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+Measure fastws against starlette.websockets.WebSocket on this machine.
+
+The default run (about a minute, no arguments needed) is the micro suite: every operation in four
+variants (fastws compiled, fastws pure-Python, Starlette, and the raw-ASGI floor) over in-memory
+receive/send, interleaved round-robin, reported as median ns/op and as ratios measured in the same
+run. --e2e runs echo servers under uvicorn+uvloop instead and drives them over loopback from a
+separate load-client process.
+"""
+
+_EPILOG = """\
+Read the ratios, not the absolute times: they are measured side by side in one run, so a noisy or
+slow machine moves every variant alike. "speedup" is Starlette's time over fastws's (higher is
+better); "c/floor" is fastws-c's time over the raw-ASGI app's (1.00x is the least possible).
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fastws bench``."""
+    from fastws.bench._e2e_client import CLIENTS
+
+    parser = argparse.ArgumentParser(
+        prog="fastws bench",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    suites = parser.add_argument_group("suites")
+    suites.add_argument("--e2e", action="store_true", help="run the end-to-end suite (uvicorn servers, loopback)")
+    suites.add_argument("--micro", action="store_true", help="with --e2e: run the micro suite too")
+    suites.add_argument("--list", action="store_true", help="list the micro operations and exit")
+    suites.add_argument(
+        "--quick", action="store_true", help="a tiny run to check that everything works (numbers are rough)"
+    )
+    micro = parser.add_argument_group("micro suite")
+    micro.add_argument(
+        "--only", metavar="KEY[,KEY...]", help="measure only these operations (keys from --list; substrings match)"
+    )
+    micro.add_argument("--rounds", type=_positive_int, help="interleaved rounds per operation (default 25; quick 3)")
+    micro.add_argument(
+        "--batch-ms", type=_positive_float, help="duration of one timed batch in ms (default 8; quick 0.3)"
+    )
+    e2e = parser.add_argument_group("end-to-end suite")
+    e2e.add_argument("--duration", type=_positive_float, help="seconds of load per app, mode and round (default 2)")
+    e2e.add_argument("--e2e-rounds", type=_positive_int, help="interleaved rounds (default 3; quick 1)")
+    e2e.add_argument("--connections", type=_positive_int, default=16, help="client connections (default 16)")
+    e2e.add_argument("--message-bytes", type=_positive_int, default=64, help="echoed text size (default 64)")
+    e2e.add_argument(
+        "--client", choices=("auto", *CLIENTS), default="auto", help="load client (default: first of picows, aiohttp, websockets)"
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE ('-' for stdout)")
+    output.add_argument("--plot", metavar="FILE.png", help="draw the ratios as bar charts (needs matplotlib)")
+    output.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def _select(only: str | None) -> Any:
+    from fastws.bench.workloads import OPERATIONS
+
+    if not only:
+        return OPERATIONS
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    chosen = tuple(op for op in OPERATIONS if any(w == op.key or w in op.key for w in wanted))
+    if not chosen:
+        raise ValueError(f"--only {only!r} matches no operation; see --list")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fastws bench`` with ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        int: 0 on success (missed targets included: they are reported, not failed); 1 when a suite
+        could not run; 2 for a usage error; 130 when interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    from fastws.bench import _report
+    from fastws.bench.workloads import OPERATIONS
+
+    if args.list:
+        for op in OPERATIONS:
+            target = f"  (target {op.target.describe()})" if op.target else ""
+            print(f"{op.key:<20} {op.title}{target}")
+        return 0
+    try:
+        operations = _select(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "fastws bench: --plot needs matplotlib, which is not installed; 'pip install matplotlib' "
+                "(or leave out --plot)",
+                file=sys.stderr,
+            )
+            return 2
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    run_micro = not args.e2e or args.micro
+    document: dict[str, Any] = {"schema": "fastws-bench/1", "environment": _report.environment()}
+    print(_report.format_header(document["environment"]))
+    print()
+    try:
+        if run_micro:
+            from fastws.bench._micro import run_micro as measure
+
+            document["micro"] = measure(
+                operations,
+                rounds=args.rounds or (3 if args.quick else 25),
+                batch_ms=args.batch_ms or (0.3 if args.quick else 8.0),
+                progress=progress,
+            )
+            print(_report.format_micro(document["micro"]))
+            print()
+        if args.e2e:
+            from fastws.bench._e2e import run_e2e
+
+            document["e2e"] = run_e2e(
+                rounds=args.e2e_rounds or (1 if args.quick else 3),
+                duration=args.duration or (0.5 if args.quick else 2.0),
+                warmup=0.2 if args.quick else 0.5,
+                connections=args.connections,
+                message_bytes=args.message_bytes,
+                client=args.client,
+                progress=progress,
+            )
+            print(_report.format_e2e(document["e2e"]))
+            print()
+    except KeyboardInterrupt:
+        print("fastws bench: interrupted", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"fastws bench: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _report.write_json(args.json, document)
+    if args.plot:
+        try:
+            _report.plot(args.plot, document)
+        except RuntimeError as exc:
+            print(f"fastws bench: {exc}", file=sys.stderr)
+            return 1
+    return 0

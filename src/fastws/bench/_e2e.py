@@ -1,0 +1,264 @@
+"""``fastws bench --e2e``: echo servers under uvicorn, driven over loopback by a separate client.
+
+Four servers start at once, each in its own process (``_e2e_server``): raw ASGI, Starlette's
+WebSocket, fastws compiled and fastws pure (``FASTWS_NO_EXTENSIONS=1`` in that process's
+environment). For every round, mode and server (the server order rotates each round), a fresh
+load-client process (``_e2e_client``) runs a bounded load against one server while the others
+idle. Ratios compare servers within the same round and mode, then take the median over rounds.
+
+Every child is bounded: a server exits when its stdin closes or after a deadline, a client runs for
+a fixed time and is killed if it overruns; all are stopped in a ``finally`` (Ctrl-C and SIGTERM
+included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastws.bench._e2e_client import resolve_client
+
+__all__ = ["APPS", "MODES", "run_e2e"]
+
+#: Server name -> (echo app, extra environment).
+APPS: dict[str, tuple[str, dict[str, str]]] = {
+    "raw": ("raw", {}),
+    "starlette": ("starlette", {}),
+    "fastws-c": ("fastws", {"FASTWS_NO_EXTENSIONS": "0"}),
+    "fastws-py": ("fastws", {"FASTWS_NO_EXTENSIONS": "1"}),
+}
+
+#: (name, title, messages in flight per connection).
+MODES: tuple[tuple[str, str, int], ...] = (
+    ("request_response", "request/response", 1),
+    ("pipelined", "pipelined x16", 16),
+)
+
+_EXPECTED_IMPLEMENTATION = {"fastws-c": "cython", "fastws-py": "python"}
+_TARGET_RATIO = 1.08
+
+Progress = Callable[[str], None]
+
+
+class _Server:
+    def __init__(self, name: str, max_seconds: float) -> None:
+        app, extra_env = APPS[name]
+        env = {**os.environ, **extra_env}
+        self.name = name
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fastws.bench._e2e_server", app, str(max_seconds)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.port = 0
+        self.implementation = ""
+
+    def wait_ready(self, timeout: float) -> None:
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise RuntimeError(f"the {self.name} echo server did not start within {timeout:g} s")
+        line = self.process.stdout.readline().decode(errors="replace").split()
+        if len(line) != 3 or line[0] != "READY":
+            raise RuntimeError(
+                f"the {self.name} echo server failed to start (exit status {self.process.poll()}); see its errors above"
+            )
+        self.port = int(line[1])
+        self.implementation = line[2]
+        expected = _EXPECTED_IMPLEMENTATION.get(self.name)
+        if expected is not None and self.implementation != expected:
+            raise RuntimeError(
+                f"the {self.name} server loaded fastws implementation {self.implementation!r}, "
+                f"expected {expected!r} (is the extension built?)"
+            )
+
+    def stop(self) -> None:
+        process = self.process
+        if process.poll() is None:
+            try:
+                assert process.stdin is not None
+                process.stdin.close()  # the server's stdin watcher stops it gracefully
+            except OSError:
+                pass
+            try:
+                process.wait(3)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(3)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    # SIGTERM raises KeyboardInterrupt here too, so the finally that stops the children runs.
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_client(server: _Server, client: str, window: int, options: dict[str, Any]) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "fastws.bench._e2e_client",
+        "--port", str(server.port),
+        "--client", client,
+        "--connections", str(options["connections"]),
+        "--window", str(window),
+        "--duration", str(options["duration"]),
+        "--warmup", str(options["warmup"]),
+        "--message-bytes", str(options["message_bytes"]),
+        "--max-messages", str(options["max_messages"]),
+        "--server-pid", str(server.process.pid),
+    ]  # fmt: skip
+    timeout = options["duration"] + options["warmup"] + 20.0
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"the load client against {server.name} failed (exit status {process.returncode}): "
+            f"{err.decode(errors='replace').strip()[-2000:]}"
+        )
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+def run_e2e(
+    rounds: int = 3,
+    duration: float = 2.0,
+    warmup: float = 0.5,
+    connections: int = 16,
+    message_bytes: int = 64,
+    client: str = "auto",
+    apps: tuple[str, ...] = tuple(APPS),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the end-to-end suite and return its figures (JSON-ready).
+
+    Raises:
+        RuntimeError: a server did not start, loaded the wrong implementation, or a client failed.
+        KeyboardInterrupt: interrupted; every child process has been stopped.
+    """
+    import uvicorn
+    from uvicorn.config import WS_PROTOCOLS
+
+    client = resolve_client(client)
+    options = {
+        "duration": duration,
+        "warmup": warmup,
+        "connections": connections,
+        "message_bytes": message_bytes,
+        "max_messages": 20_000_000,
+    }
+    # Each measurement: client start-up, warm-up, the window, drain and close.
+    per_run = duration + warmup + 2.0
+    max_seconds = 60.0 + per_run * rounds * len(MODES) * len(apps) * 2
+    started = time.perf_counter()
+    servers: list[_Server] = []
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {m[0]: {a: [] for a in apps} for m in MODES}
+    with _sigterm_as_interrupt():
+        try:
+            for name in apps:
+                servers.append(_Server(name, max_seconds))
+            for server in servers:
+                server.wait_ready(30.0)
+            total = rounds * len(MODES) * len(servers)
+            done = 0
+            for r in range(rounds):
+                shift = r % len(servers)
+                for mode, title, window in MODES:
+                    for server in servers[shift:] + servers[:shift]:
+                        done += 1
+                        if progress is not None:
+                            progress(f"[{done}/{total}] round {r + 1}, {title}, {server.name}")
+                        samples[mode][server.name].append(_run_client(server, client, window, options))
+        finally:
+            for server in servers:
+                server.stop()
+    ws_protocol = WS_PROTOCOLS["auto"] or "none"
+    try:
+        from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+        ws_name = getattr(AutoWebSocketsProtocol, "__name__", ws_protocol)
+    except ImportError:
+        ws_name = ws_protocol
+
+    results: dict[str, dict[str, Any]] = {}
+    for mode, _, _ in MODES:
+        results[mode] = {}
+        for app in apps:
+            runs = samples[mode][app]
+            cpu = [s["cpu_us_per_msg"] for s in runs if s["cpu_us_per_msg"] is not None]
+            cell: dict[str, Any] = {
+                "msgs_per_s": statistics.median(s["msgs_per_s"] for s in runs),
+                "p50_us": statistics.median(s["p50_us"] for s in runs),
+                "p99_us": statistics.median(s["p99_us"] for s in runs),
+                "cpu_us_per_msg": statistics.median(cpu) if cpu else float("nan"),
+                "rounds": runs,
+            }
+            if "starlette" in apps:
+                ratios = [
+                    s["msgs_per_s"] / b["msgs_per_s"]
+                    for s, b in zip(runs, samples[mode]["starlette"])
+                    if b["msgs_per_s"] > 0
+                ]
+                cell["ratio_vs_starlette"] = statistics.median(ratios) if ratios else None
+                cell["ratios_per_round"] = ratios
+            results[mode][app] = cell
+    target = None
+    if "starlette" in apps and "fastws-c" in apps:
+        ratio = results["request_response"]["fastws-c"].get("ratio_vs_starlette")
+        target = {
+            "value": _TARGET_RATIO,
+            "ratio": ratio,
+            "met": None if ratio is None else ratio >= _TARGET_RATIO,
+        }
+    return {
+        "config": {
+            "uvicorn": uvicorn.__version__,
+            "uvicorn_ws": ws_name,
+            "loop": "uvloop",
+            "client": client,
+            "connections": connections,
+            "message_bytes": message_bytes,
+            "rounds": rounds,
+            "duration": duration,
+            "warmup": warmup,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "apps": list(apps),
+        "modes": [{"name": m, "title": t, "window": w} for m, t, w in MODES],
+        "results": results,
+        "target": target,
+    }

@@ -41,6 +41,7 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fastws bench``."""
+    from fastws.bench._e2e import APPS
     from fastws.bench._e2e_client import CLIENTS
 
     parser = argparse.ArgumentParser(
@@ -60,13 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument(
         "--only", metavar="KEY[,KEY...]", help="measure only these operations (keys from --list; substrings match)"
     )
-    micro.add_argument("--rounds", type=_positive_int, help="interleaved rounds per operation (default 25; quick 3)")
+    micro.add_argument("--rounds", type=_positive_int, help="interleaved rounds per operation (default 40; quick 3)")
     micro.add_argument(
-        "--batch-ms", type=_positive_float, help="duration of one timed batch in ms (default 8; quick 0.3)"
+        "--batch-ms", type=_positive_float, help="duration of one timed batch in ms (default 10; quick 0.3)"
     )
     e2e = parser.add_argument_group("end-to-end suite")
     e2e.add_argument("--duration", type=_positive_float, help="seconds of load per app, mode and round (default 2)")
     e2e.add_argument("--e2e-rounds", type=_positive_int, help="interleaved rounds (default 3; quick 1)")
+    e2e.add_argument(
+        "--apps",
+        metavar="APP[,APP...]",
+        help=f"echo servers to run (default all: {', '.join(APPS)})",
+    )
     e2e.add_argument("--connections", type=_positive_int, default=16, help="client connections (default 16)")
     e2e.add_argument("--message-bytes", type=_positive_int, default=64, help="echoed text size (default 64)")
     e2e.add_argument(
@@ -113,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         operations = _select(args.only)
     except ValueError as exc:
         parser.error(str(exc))
+    apps = None
+    if args.apps:
+        from fastws.bench._e2e import APPS
+
+        apps = tuple(a.strip() for a in args.apps.split(",") if a.strip())
+        unknown = [a for a in apps if a not in APPS]
+        if unknown or not apps:
+            parser.error(f"--apps: unknown app(s) {', '.join(unknown) or repr(args.apps)}; choose from {', '.join(APPS)}")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -138,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
             document["micro"] = measure(
                 operations,
-                rounds=args.rounds or (3 if args.quick else 25),
-                batch_ms=args.batch_ms or (0.3 if args.quick else 8.0),
+                rounds=args.rounds or (3 if args.quick else 40),
+                batch_ms=args.batch_ms or (0.3 if args.quick else 10.0),
                 progress=progress,
             )
             print(_report.format_micro(document["micro"]))
@@ -155,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 message_bytes=args.message_bytes,
                 client=args.client,
                 progress=progress,
+                **({"apps": apps} if apps else {}),
             )
             print(_report.format_e2e(document["e2e"]))
             print()

@@ -59,6 +59,7 @@ class _Server:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            start_new_session=True,  # Ctrl-C reaches only the parent, which stops the servers in order
         )
         self.port = 0
         self.implementation = ""
@@ -138,7 +139,9 @@ def _run_client(server: _Server, client: str, window: int, options: dict[str, An
         "--server-pid", str(server.process.pid),
     ]  # fmt: skip
     timeout = options["duration"] + options["warmup"] + 20.0
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         out, err = process.communicate(timeout=timeout)
     except BaseException:
@@ -220,11 +223,13 @@ def run_e2e(
         for app in apps:
             runs = samples[mode][app]
             cpu = [s["cpu_us_per_msg"] for s in runs if s["cpu_us_per_msg"] is not None]
+            share = [s["server_cpu_share"] for s in runs if s.get("server_cpu_share") is not None]
             cell: dict[str, Any] = {
                 "msgs_per_s": statistics.median(s["msgs_per_s"] for s in runs),
                 "p50_us": statistics.median(s["p50_us"] for s in runs),
                 "p99_us": statistics.median(s["p99_us"] for s in runs),
-                "cpu_us_per_msg": statistics.median(cpu) if cpu else float("nan"),
+                "cpu_us_per_msg": statistics.median(cpu) if cpu else None,
+                "server_cpu_share": statistics.median(share) if share else None,
                 "rounds": runs,
             }
             if "starlette" in apps:

@@ -8,7 +8,7 @@ message goes out. After ``--warmup`` seconds the measured window of ``--duration
 (or ends early after ``--max-messages``); the server's CPU time (``--server-pid``) is read at both
 ends of the window. Then sending stops, messages in flight drain (bounded), connections close and
 one JSON line goes to standard output: ``{"client", "messages", "seconds", "msgs_per_s",
-"p50_us", "p99_us", "server_cpu_s", "cpu_us_per_msg"}``.
+"p50_us", "p99_us", "server_cpu_s", "cpu_us_per_msg", "server_cpu_share"}``.
 
 Clients: picows (callbacks in Cython: the fastest), aiohttp, or websockets; ``auto`` takes the
 first that imports. All connect without compression.
@@ -267,6 +267,8 @@ async def run_load(
         "p99_us": _percentile(latencies, 0.99) / 1000,
         "server_cpu_s": server_cpu,
         "cpu_us_per_msg": None if server_cpu is None or not load.count else server_cpu * 1e6 / load.count,
+        # Near 1.0 the server is saturated: the client is not the bottleneck.
+        "server_cpu_share": None if server_cpu is None or seconds <= 0 else server_cpu / seconds,
     }
 
 

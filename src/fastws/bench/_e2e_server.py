@@ -13,6 +13,7 @@ parent exited or closed the pipe), or after MAX_SECONDS, whichever comes first.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Any
@@ -93,11 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         server.should_exit = True
 
     def watch_stdin() -> None:
-        # The parent holds the other end of stdin: end of file means it is gone.
+        # The parent holds the other end of stdin: end of file means it is gone. os.read, not
+        # sys.stdin: a daemon thread blocked in a buffered read breaks interpreter shutdown.
         try:
-            sys.stdin.buffer.read()
-        finally:
-            stop()
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        stop()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     timer = threading.Timer(max_seconds, stop)

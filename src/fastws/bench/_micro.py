@@ -126,8 +126,8 @@ async def _run_operation(
 
 def run_micro(
     operations: Sequence[Operation] = OPERATIONS,
-    rounds: int = 25,
-    batch_ms: float = 8.0,
+    rounds: int = 40,
+    batch_ms: float = 10.0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Measure ``operations`` in every variant and return the figures (JSON-ready).

@@ -81,6 +81,14 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
 def format_micro(micro: dict[str, Any]) -> str:
     """The micro table: median ns/op per variant, speedups vs Starlette, fastws-c over the floor."""
     config = micro["config"]
@@ -144,12 +152,14 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         f"{config['client']} in its own process; {config['connections']} connections, {config['message_bytes']} B "
         f"text echo, {config['rounds']} interleaved rounds of {config['duration']:g} s per app and mode "
         f"({config['seconds']:g} s).",
-        "  msg/s and latency are medians over rounds; ratio = msg/s over Starlette's in the same round (median);"
-        " CPU = server CPU time per message.",
+        "  msg/s and latency are medians over rounds; ratio = msg/s over Starlette's in the same round (median);",
+        "  CPU = server CPU time per message; server busy = its CPU time over the window (near 100%: the server,"
+        " not the client, is the bottleneck).",
         "",
     ]
     head = (
         f"{'mode':<18} {'app':<10} {'msg/s':>10} {'vs starlette':>12} {'p50 us':>8} {'p99 us':>8} {'CPU us/msg':>10}"
+        f" {'server busy':>11}"
     )
     lines.append(head)
     lines.append("-" * len(head))
@@ -161,7 +171,8 @@ def format_e2e(e2e: dict[str, Any]) -> str:
                 continue
             lines.append(
                 f"{mode['title']:<18} {app:<10} {cell['msgs_per_s']:>10,.0f} {_x(cell.get('ratio_vs_starlette')):>12}"
-                f" {cell['p50_us']:>8.0f} {cell['p99_us']:>8.0f} {cell['cpu_us_per_msg']:>10.2f}"
+                f" {cell['p50_us']:>8.0f} {cell['p99_us']:>8.0f} {_f(cell['cpu_us_per_msg']):>10}"
+                f" {_pct(cell.get('server_cpu_share')):>11}"
             )
     target = e2e.get("target")
     if target is not None:

@@ -1,0 +1,164 @@
+"""Smoke tests of ``fastws bench`` (``fastws.bench``): a tiny workload, not a measurement.
+
+They check that every operation is measured in every variant with positive figures, that the JSON
+has the documented shape, that the command exits 0, and that the end-to-end suite starts and stops
+its processes. The numbers themselves are meaningless at this size.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fastws.bench import main
+from fastws.bench.workloads import OPERATIONS, VARIANTS, drive, load_variant
+
+pytest.importorskip("starlette")
+
+_TINY = ["--quick", "--rounds", "2", "--batch-ms", "0.05", "--quiet"]
+
+
+def _compiled_available() -> bool:
+    return importlib.util.find_spec("fastws._websocket_c") is not None
+
+
+def _our_children() -> list[str]:
+    # Command lines of this process's live children that run fastws.bench (Linux /proc only).
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid != os.getpid() or stat.rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if "fastws.bench" in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def test_every_workload_runs_in_every_variant() -> None:
+    # The shared workloads themselves: each variant's batch completes without suspending.
+    for op in OPERATIONS:
+        for variant in VARIANTS:
+            if variant == "fastws-c" and not _compiled_available():
+                continue
+            drive(op.prepare(variant, 3, load_variant(variant)))
+
+
+def test_quick_run_writes_every_operation_and_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main([*_TINY, "--json", str(out)]) == 0
+    document = _load(out)
+    assert document["schema"] == "fastws-bench/1"
+    env = document["environment"]
+    assert env["implementation"] in ("cython", "python")
+    assert env["versions"]["fastws"] and env["versions"]["starlette"] and env["cpu"]
+    operations = document["micro"]["operations"]
+    assert [op["key"] for op in operations] == [op.key for op in OPERATIONS]
+    for op in operations:
+        for variant in VARIANTS:
+            figures = op["variants"][variant]
+            if variant == "fastws-c" and not _compiled_available():
+                assert "error" in figures
+                continue
+            assert figures["ns_per_op"] > 0, (op["key"], variant)
+            assert figures["n"] >= 1 and len(figures["samples"]) == 2
+        if _compiled_available():
+            assert op["ratios"]["c_speedup_vs_starlette"] > 0
+            assert op["ratios"]["c_over_floor"] > 0
+        assert op["ratios"]["py_speedup_vs_starlette"] > 0
+    table = capsys.readouterr().out
+    assert "implementation loaded" in table and "CPU:" in table
+    for op in OPERATIONS:
+        assert op.title in table
+
+
+def test_only_selects_operations(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main([*_TINY, "--only", "echo,handshake", "--json", str(out)]) == 0
+    assert [op["key"] for op in _load(out)["micro"]["operations"]] == ["echo", "handshake"]
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--only", "no-such-operation"])
+    assert excinfo.value.code == 2
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--e2e", "--apps", "nginx"])
+    assert excinfo.value.code == 2
+    capsys.readouterr()
+
+
+def test_plot_without_matplotlib_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    assert main([*_TINY, "--plot", str(tmp_path / "ratios.png")]) == 2
+    assert "matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "ratios.png").exists()
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "ratios.png"
+    assert main([*_TINY, "--only", "send_text_64,receive_text_64", "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_command_line_exits_0(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "fastws.bench", *_TINY, "--only", "send_text_64", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "send_text 64 B" in result.stdout
+    assert _load(out)["micro"]["operations"][0]["variants"]["floor"]["ns_per_op"] > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fastws.cli") is None, reason="fastws.cli is not there yet")
+def test_fastws_bench_subcommand_exits_0() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from fastws.cli import main; sys.exit(main(sys.argv[1:]))", "bench", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "send_text_64" in result.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc to look for leftover processes")
+def test_e2e_runs_and_stops_its_processes(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("uvloop")
+    out = tmp_path / "e2e.json"
+    argv = ["--e2e", "--quick", "--quiet", "--apps", "starlette,fastws-c", "--duration", "0.2", "--json", str(out)]
+    if not _compiled_available():
+        argv[argv.index("starlette,fastws-c")] = "starlette,fastws-py"
+    assert main(argv) == 0
+    e2e = _load(out)["e2e"]
+    for mode in e2e["modes"]:
+        for app in e2e["apps"]:
+            cell = e2e["results"][mode["name"]][app]
+            assert cell["msgs_per_s"] > 0 and cell["p50_us"] > 0, (mode, app)
+            assert cell["ratio_vs_starlette"] > 0
+    assert _our_children() == []

@@ -13,9 +13,16 @@ from http.cookies import _unquote as _cookie_unquote
 from operator import itemgetter
 from urllib.parse import SplitResult, parse_qsl, urlencode
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8
+from libc.string cimport memcmp
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+    const char* PyUnicode_DATA_1BYTE "(const char*)PyUnicode_1BYTE_DATA"(object text)
+    bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
+    Py_ssize_t PyUnicode_FindChar(object text, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end, int direction) except -2
 
 from fastws._multidict import MutableHeadersMixin, multidict_items
 from fastws._url import parse_host_header
@@ -154,7 +161,7 @@ def parse_query_string(query_string):
     raise TypeError(f"Expected a str or bytes query string, got {type(query_string).__name__}")
 
 
-def parse_cookie(str cookie_string):
+cpdef dict parse_cookie(object cookie_string):
     """Parse a ``Cookie`` header into a dict, as browsers do rather than as RFC 6265 says.
 
     ``;`` separates pairs, the first ``=`` splits name from value (a chunk without one has the
@@ -172,25 +179,47 @@ def parse_cookie(str cookie_string):
 
     Source: ``starlette.requests.cookie_parser`` (1.10.0).
     """
+    if not isinstance(cookie_string, str):
+        cookie_string.split(";")  # raises what Starlette's cookie_parser raises for this type
+        raise TypeError(f"Expected a str Cookie header, got {type(cookie_string).__name__}")
+    return _parse_cookie(<str>cookie_string)
+
+
+cdef dict _parse_cookie(str cookie_string):
     cdef dict cookie_dict = {}
-    cdef str key, val
-    cdef Py_ssize_t eq
-    for chunk in cookie_string.split(";"):
-        eq = (<str>chunk).find("=")
+    cdef Py_ssize_t n = len(cookie_string), start = 0, end, eq, key_start, key_end, value_start, value_end
+    cdef str value
+    while start <= n:
+        end = PyUnicode_FindChar(cookie_string, u";", start, n, 1)
+        if end < 0:
+            end = n
+        eq = PyUnicode_FindChar(cookie_string, u"=", start, end, 1)
         if eq >= 0:
-            key = (<str>chunk)[:eq].strip()
-            val = (<str>chunk)[eq + 1:].strip()
+            key_start, key_end, value_start, value_end = start, eq, eq + 1, end
         else:
-            key = ""
-            val = (<str>chunk).strip()
-        if key or val:
-            if len(val) >= 2 and val[0] == u'"' and val[len(val) - 1] == u'"':
-                val = _cookie_unquote(val)
-            cookie_dict[key] = val
+            # Assume an empty name per https://bugzilla.mozilla.org/show_bug.cgi?id=169091
+            key_start = key_end = start
+            value_start, value_end = start, end
+        # str.strip(): the same whitespace test (Py_UNICODE_ISSPACE).
+        while key_start < key_end and Py_UNICODE_ISSPACE(cookie_string[key_start]):
+            key_start += 1
+        while key_end > key_start and Py_UNICODE_ISSPACE(cookie_string[key_end - 1]):
+            key_end -= 1
+        while value_start < value_end and Py_UNICODE_ISSPACE(cookie_string[value_start]):
+            value_start += 1
+        while value_end > value_start and Py_UNICODE_ISSPACE(cookie_string[value_end - 1]):
+            value_end -= 1
+        if key_end > key_start or value_end > value_start:
+            value = cookie_string[value_start:value_end]
+            if (value_end - value_start >= 2 and cookie_string[value_start] == u'"'
+                    and cookie_string[value_end - 1] == u'"'):
+                value = _cookie_unquote(value)
+            cookie_dict[cookie_string[key_start:key_end]] = value
+        start = end + 1
     return cookie_dict
 
 
-def url_from_scope(scope):
+cpdef str url_from_scope(object scope):
     """The full URL of an ASGI connection.
 
     The authority is the ``Host`` header when it is valid (``starlette._utils.parse_host_header``),
@@ -251,6 +280,37 @@ def url_from_scope(scope):
     return f"{path}?{query}" if query else path
 
 
+cdef bytes _header_key(object key):
+    # key.lower().encode("latin-1"), done in C for the usual ASCII str; other keys take the
+    # Python path so that errors are Starlette's (AttributeError for a non-str key,
+    # UnicodeEncodeError beyond latin-1).
+    cdef Py_ssize_t i, n
+    cdef const char* src
+    cdef char* dst
+    cdef char c
+    cdef bytes out
+    if type(key) is str and PyUnicode_IS_ASCII(key):
+        n = len(<str>key)
+        src = PyUnicode_DATA_1BYTE(key)
+        out = PyBytes_FromStringAndSize(NULL, n)
+        dst = PyBytes_AS_STRING(out)
+        for i in range(n):
+            c = src[i]
+            dst[i] = c + 32 if c >= 65 and c <= 90 else c
+        return out
+    return key.lower().encode("latin-1")
+
+
+cdef inline bint _same_key(object header_key, bytes wanted) except -1:
+    # header_key == wanted, with a length check and memcmp for the usual bytes names.
+    cdef Py_ssize_t n
+    if type(header_key) is bytes:
+        n = PyBytes_GET_SIZE(wanted)
+        return PyBytes_GET_SIZE(header_key) == n and memcmp(
+            PyBytes_AS_STRING(header_key), PyBytes_AS_STRING(wanted), n) == 0
+    return header_key == wanted
+
+
 cdef class Headers:
     """An immutable, case-insensitive multidict of HTTP headers.
 
@@ -270,8 +330,6 @@ cdef class Headers:
     Source: ``starlette.datastructures.Headers`` (1.10.0).
     """
 
-    cdef public object _list
-
     def __init__(self, headers=None, raw=None, scope=None):
         self._list = []
         if headers is not None:
@@ -283,11 +341,7 @@ cdef class Headers:
             self._list = raw
         elif scope is not None:
             # scope["headers"] isn't necessarily a list; it might be a tuple or other iterable.
-            headers_list = scope["headers"]
-            if type(headers_list) is not list:
-                headers_list = list(headers_list)
-            scope["headers"] = headers_list
-            self._list = headers_list
+            self._list = scope["headers"] = list(scope["headers"])
 
     @property
     def raw(self):
@@ -312,15 +366,20 @@ cdef class Headers:
 
     def getlist(self, key):
         """All values of header ``key`` (case-insensitive), in order; ``[]`` when absent."""
-        cdef bytes wanted = key.lower().encode("latin-1")
-        return [value.decode("latin-1") for item_key, value in self._list if item_key == wanted]
+        cdef bytes wanted = _header_key(key)
+        cdef list values = []
+        for item in self._list:
+            header_key, header_value = item
+            if _same_key(header_key, wanted):
+                values.append(header_value.decode("latin-1"))
+        return values
 
     cdef object _find(self, key):
         # The first raw value for `key`, or None.
-        cdef bytes wanted = key.lower().encode("latin-1")
+        cdef bytes wanted = _header_key(key)
         for item in self._list:
             header_key, header_value = item
-            if header_key == wanted:
+            if _same_key(header_key, wanted):
                 return header_value
         return None
 
@@ -395,9 +454,6 @@ cdef class QueryParams:
     Source: ``starlette.datastructures.QueryParams`` (1.10.0).
     """
 
-    cdef public list _list
-    cdef public dict _dict
-
     def __init__(self, *args, **kwargs):
         assert len(args) < 2, "Too many arguments."
         value = args[0] if args else []
@@ -462,3 +518,20 @@ cdef class QueryParams:
 
 
 Mapping.register(QueryParams)
+
+
+cdef Headers headers_from_scope(object scope):
+    # Headers(scope=scope) without the Python-level constructor call.
+    cdef Headers headers = Headers.__new__(Headers)
+    headers._list = scope["headers"] = list(scope["headers"])
+    return headers
+
+
+cdef QueryParams query_params_from_bytes(object query_string):
+    # QueryParams(query_string) for the ASGI scope's bytes, without the constructor call.
+    if type(query_string) is not bytes:
+        return QueryParams(query_string)
+    cdef QueryParams params = QueryParams.__new__(QueryParams)
+    params._list = _parse_qs_bytes(<bytes>query_string)
+    params._dict = dict(params._list)
+    return params

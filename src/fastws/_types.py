@@ -10,6 +10,7 @@ import enum
 
 __all__ = [
     "CloseCode",
+    "as_state",
     "UnexpectedMessageType",
     "WebSocketDisconnect",
     "WebSocketDisconnected",
@@ -32,6 +33,26 @@ class WebSocketState(enum.Enum):
     CONNECTED = 1
     DISCONNECTED = 2
     RESPONSE = 3
+
+
+def as_state(value: object) -> WebSocketState:
+    """The ``WebSocketState`` to store when app code assigns ``client_state``/``application_state``.
+
+    Args:
+        value: a ``WebSocketState``, or a member of another enum with one of its names (such as
+            ``starlette.websockets.WebSocketState.CONNECTED``, so Starlette code keeps working).
+
+    Returns:
+        WebSocketState: the member of the same name.
+
+    Raises:
+        TypeError: ``value`` is not such an enum member.
+    """
+    if isinstance(value, WebSocketState):
+        return value
+    if isinstance(value, enum.Enum) and value.name in WebSocketState.__members__:
+        return WebSocketState[value.name]
+    raise TypeError(f"Expected a WebSocketState, got {value!r}")
 
 
 class CloseCode(enum.IntEnum):

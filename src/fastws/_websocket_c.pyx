@@ -18,8 +18,8 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from fastws import _connection
 from fastws._codec_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
-from fastws._datastructures_c import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+from fastws._datastructures_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
+from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState, as_state
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -72,10 +72,22 @@ cdef inline object _get(object message, str key):
     return message.get(key)
 
 
+cdef inline object _text_of(object message):
+    text = _get(message, "text")
+    if text is None:
+        raise UnexpectedMessageType("text", message)
+    return text
+
+
+cdef inline object _bytes_of(object message):
+    data = _get(message, "bytes")
+    if data is None:
+        raise UnexpectedMessageType("bytes", message)
+    return data
+
+
 cdef int _state_value(object state) except -1:
-    if not isinstance(state, WebSocketState):
-        raise TypeError(f"Expected a WebSocketState, got {state!r}")
-    return state.value
+    return as_state(state).value
 
 
 cdef class WebSocket:
@@ -96,8 +108,8 @@ cdef class WebSocket:
     Attributes:
         scope (MutableMapping): the ASGI scope.
         client_state (WebSocketState): the client side: CONNECTING until ``websocket.connect`` is received,
-            CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable (a ``TypeError`` on the
-            compiled implementation for a value that is not a ``WebSocketState``).
+            CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable: a ``WebSocketState``, or a
+            same-named member of another enum (Starlette's); anything else raises ``TypeError``.
         application_state (WebSocketState): the app side: CONNECTING until ``accept``/``close``/a denial response,
             CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
             ``close``. Assignable, as ``client_state``.
@@ -149,15 +161,19 @@ cdef class WebSocket:
         return True
 
     def keys(self):
+        "D.keys() -> a set-like object providing a view on D's keys"
         return KeysView(self)
 
     def items(self):
+        "D.items() -> a set-like object providing a view on D's items"
         return ItemsView(self)
 
     def values(self):
+        "D.values() -> an object providing a view on D's values"
         return ValuesView(self)
 
     def get(self, key, default=None):
+        'D.get(k[,d]) -> D[k] if k in D, else d.  d defaults to None.'
         try:
             return self.scope[key]
         except KeyError:
@@ -167,8 +183,8 @@ cdef class WebSocket:
     @property
     def client_state(self):
         """WebSocketState: the client side: CONNECTING until ``websocket.connect`` is received,
-        CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable (a ``TypeError`` on the
-        compiled implementation for a value that is not a ``WebSocketState``).
+        CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable: a ``WebSocketState``, or a
+        same-named member of another enum (Starlette's); anything else raises ``TypeError``.
         """
         return _STATES[self._client]
 
@@ -223,7 +239,7 @@ cdef class WebSocket:
         once from ``scope["headers"]`` (which becomes a list).
         """
         if self._headers is None:
-            self._headers = Headers(scope=self.scope)
+            self._headers = headers_from_scope(self.scope)
         return self._headers
 
     @property
@@ -235,7 +251,7 @@ cdef class WebSocket:
             KeyError: the scope has no ``query_string``.
         """
         if self._query_params is None:
-            self._query_params = QueryParams(self.scope["query_string"])
+            self._query_params = query_params_from_bytes(self.scope["query_string"])
         return self._query_params
 
     @property
@@ -252,7 +268,7 @@ cdef class WebSocket:
         cdef dict cookies
         if self._cookies is None:
             cookies = {}
-            for header in self.headers.getlist("cookie"):
+            for header in (<Headers>self.headers).getlist("cookie"):
                 cookies.update(parse_cookie(header))
             self._cookies = cookies
         return self._cookies
@@ -746,24 +762,18 @@ cdef class _Op:
                 self.owner.finished = True
                 raise StopAsyncIteration
             if kind == K_ITER_BYTES:
-                data = _get(message, "bytes")
-                if data is None:
-                    raise UnexpectedMessageType("bytes", message)
-                return data
-            text = _get(message, "text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            return decode_json_text(text) if kind == K_ITER_JSON else text
+                return _bytes_of(message)
+            if kind == K_ITER_JSON:
+                return decode_json_text(_text_of(message))
+            return _text_of(message)
         message = ws._after_receive(value, self.state, True)
-        if kind == K_TEXT or (kind == K_JSON and self.a == "text"):
-            text = _get(message, "text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            return text if kind == K_TEXT else decode_json_text(text)
-        data = _get(message, "bytes")
-        if data is None:
-            raise UnexpectedMessageType("bytes", message)
-        return data if kind == K_BYTES else decode_json_bytes(data)
+        if kind == K_TEXT:
+            return _text_of(message)
+        if kind == K_BYTES:
+            return _bytes_of(message)
+        if self.a == "text":
+            return decode_json_text(_text_of(message))
+        return decode_json_bytes(_bytes_of(message))
 
     cdef int _failed(self) except -1:
         # The server call raised (the exception is set): on an open connection an OSError means

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from fastws import _connection
 from fastws._codec_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_py import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState, as_state
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -30,6 +30,22 @@ _NOT_ACCEPTED = 'WebSocket is not connected. Need to call "accept" first.'
 _RECEIVE_AFTER_DISCONNECT = 'Cannot call "receive" once a disconnect message has been received.'
 _SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
 _BAD_MODE = 'The "mode" argument should be "text" or "binary".'
+
+
+def _text_of(message: Any) -> str:
+    # The text of a received message; a KeyError that says what arrived when there is none.
+    text = message.get("text")
+    if text is None:
+        raise UnexpectedMessageType("text", message)
+    return text  # type: ignore[no-any-return]
+
+
+def _bytes_of(message: Any) -> bytes:
+    # The payload of a received message; a KeyError that says what arrived when there is none.
+    data = message.get("bytes")
+    if data is None:
+        raise UnexpectedMessageType("bytes", message)
+    return data  # type: ignore[no-any-return]
 
 
 class WebSocket(Mapping[str, Any], Generic[StateT]):
@@ -50,8 +66,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     Attributes:
         scope (MutableMapping): the ASGI scope.
         client_state (WebSocketState): the client side: CONNECTING until ``websocket.connect`` is received,
-            CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable (a ``TypeError`` on the
-            compiled implementation for a value that is not a ``WebSocketState``).
+            CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable: a ``WebSocketState``, or a
+            same-named member of another enum (Starlette's); anything else raises ``TypeError``.
         application_state (WebSocketState): the app side: CONNECTING until ``accept``/``close``/a denial response,
             CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
             ``close``. Assignable, as ``client_state``.
@@ -67,8 +83,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         self.scope = scope
         self._receive = receive
         self._send = send
-        self.client_state = _CONNECTING
-        self.application_state = _CONNECTING
+        self._client = _CONNECTING
+        self._application = _CONNECTING
         self._url: URL | None = None
         self._headers: Headers | None = None
         self._query_params: QueryParams | None = None
@@ -87,6 +103,31 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
+
+    # -- states -----------------------------------------------------------------------------------
+    @property
+    def client_state(self) -> WebSocketState:
+        """WebSocketState: the client side: CONNECTING until ``websocket.connect`` is received,
+        CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable: a ``WebSocketState``, or a
+        same-named member of another enum (Starlette's); anything else raises ``TypeError``.
+        """
+        return self._client
+
+    @client_state.setter
+    def client_state(self, value: WebSocketState) -> None:
+        self._client = as_state(value)
+
+    @property
+    def application_state(self) -> WebSocketState:
+        """WebSocketState: the app side: CONNECTING until ``accept``/``close``/a denial response,
+        CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
+        ``close``. Assignable, as ``client_state``.
+        """
+        return self._application
+
+    @application_state.setter
+    def application_state(self, value: WebSocketState) -> None:
+        self._application = as_state(value)
 
     # -- connection info ------------------------------------------------------------------------
     @property
@@ -222,9 +263,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     # -- the state machine ------------------------------------------------------------------------
     def _receivable(self) -> WebSocketState:
         # The client state before awaiting a typed receive; raises what Starlette raises.
-        if self.application_state is not _CONNECTED:
+        if self._application is not _CONNECTED:
             raise WebSocketDisconnected(_NOT_ACCEPTED)
-        state = self.client_state
+        state = self._client
         if state is _DISCONNECTED:
             raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
         return state
@@ -236,12 +277,12 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         if state is _CONNECTING:
             if message_type != "websocket.connect":
                 raise RuntimeError(f'Expected ASGI message "websocket.connect", but got {message_type!r}')
-            self.client_state = _CONNECTED
+            self._client = _CONNECTED
             return message
         if message_type == "websocket.receive":
             return message
         if message_type == "websocket.disconnect":
-            self.client_state = _DISCONNECTED
+            self._client = _DISCONNECTED
             if raise_disconnect:
                 raise WebSocketDisconnect(message["code"], message.get("reason"))
             return message
@@ -252,21 +293,21 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     def _before_send(self, message_type: Any, message: Any) -> bool:
         # Checks an event the app is about to send and moves the application state on. Returns
         # True when the connection is open, where a failing send means the client is gone.
-        state = self.application_state
+        state = self._application
         if state is _CONNECTED:
             if message_type == "websocket.send":
                 return True
             if message_type == "websocket.close":
-                self.application_state = _DISCONNECTED
+                self._application = _DISCONNECTED
                 return True
             raise RuntimeError(f'Expected ASGI message "websocket.send" or "websocket.close", but got {message_type!r}')
         if state is _CONNECTING:
             if message_type == "websocket.accept":
-                self.application_state = _CONNECTED
+                self._application = _CONNECTED
             elif message_type == "websocket.close":
-                self.application_state = _DISCONNECTED
+                self._application = _DISCONNECTED
             elif message_type == "websocket.http.response.start":
-                self.application_state = _RESPONSE
+                self._application = _RESPONSE
             else:
                 raise RuntimeError(
                     'Expected ASGI message "websocket.accept", "websocket.close" or '
@@ -277,7 +318,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if message_type != "websocket.http.response.body":
                 raise RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {message_type!r}')
             if not message.get("more_body", False):
-                self.application_state = _DISCONNECTED
+                self._application = _DISCONNECTED
             return False
         raise WebSocketDisconnected(_SEND_AFTER_CLOSE)
 
@@ -296,7 +337,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
         Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
         """
-        state = self.client_state
+        state = self._client
         if state is _DISCONNECTED:
             raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
         return self._after_receive(await self._receive(), state, False)
@@ -321,7 +362,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             try:
                 await self._send(message)
             except OSError:
-                self.application_state = _DISCONNECTED
+                self._application = _DISCONNECTED
                 raise WebSocketDisconnect(code=1006)
         else:
             await self._send(message)
@@ -341,7 +382,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             WebSocketDisconnected: the connection was already closed.
         """
         headers = headers or []
-        state = self.client_state
+        state = self._client
         if state is _CONNECTING:
             # If we haven't yet seen the 'connect' message, then wait for it first.
             self._after_receive(await self._receive(), state, False)
@@ -366,7 +407,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             try:
                 await self._send(message)
             except OSError:
-                self.application_state = _DISCONNECTED
+                self._application = _DISCONNECTED
                 raise WebSocketDisconnect(code=1006)
         else:
             await self._send(message)
@@ -407,10 +448,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
-        text = message.get("text")
-        if text is None:
-            raise UnexpectedMessageType("text", message)
-        return text  # type: ignore[no-any-return]
+        return _text_of(message)
 
     async def receive_bytes(self) -> bytes:
         """Receive one binary message.
@@ -426,10 +464,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
-        data = message.get("bytes")
-        if data is None:
-            raise UnexpectedMessageType("bytes", message)
-        return data  # type: ignore[no-any-return]
+        return _bytes_of(message)
 
     async def receive_json(self, mode: str = "text") -> Any:
         """Receive one message and parse it as JSON (orjson where it gives ``json.loads``' result).
@@ -452,14 +487,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
         if mode == "text":
-            text = message.get("text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            return decode_json_text(text)
-        data = message.get("bytes")
-        if data is None:
-            raise UnexpectedMessageType("bytes", message)
-        return decode_json_bytes(data)
+            return decode_json_text(_text_of(message))
+        return decode_json_bytes(_bytes_of(message))
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Iterate over text messages until the client disconnects.
@@ -477,10 +506,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 message = self._after_receive(await self._receive(), state, True)
             except WebSocketDisconnect:
                 return
-            text = message.get("text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            yield text
+            yield _text_of(message)
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         """Iterate over binary messages until the client disconnects.
@@ -498,10 +524,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 message = self._after_receive(await self._receive(), state, True)
             except WebSocketDisconnect:
                 return
-            data = message.get("bytes")
-            if data is None:
-                raise UnexpectedMessageType("bytes", message)
-            yield data
+            yield _bytes_of(message)
 
     async def iter_json(self) -> AsyncIterator[Any]:
         """Iterate over JSON text messages until the client disconnects.
@@ -520,10 +543,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 message = self._after_receive(await self._receive(), state, True)
             except WebSocketDisconnect:
                 return
-            text = message.get("text")
-            if text is None:
-                raise UnexpectedMessageType("text", message)
-            yield decode_json_text(text)
+            yield decode_json_text(_text_of(message))
 
     # -- typed send -------------------------------------------------------------------------------
     async def send_text(self, data: str) -> None:
@@ -541,7 +561,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         try:
             await self._send({"type": "websocket.send", "text": data})
         except OSError:
-            self.application_state = _DISCONNECTED
+            self._application = _DISCONNECTED
             raise WebSocketDisconnect(code=1006)
 
     async def send_bytes(self, data: bytes) -> None:
@@ -559,7 +579,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         try:
             await self._send({"type": "websocket.send", "bytes": data})
         except OSError:
-            self.application_state = _DISCONNECTED
+            self._application = _DISCONNECTED
             raise WebSocketDisconnect(code=1006)
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
@@ -587,5 +607,5 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         try:
             await self._send(message)
         except OSError:
-            self.application_state = _DISCONNECTED
+            self._application = _DISCONNECTED
             raise WebSocketDisconnect(code=1006)

@@ -66,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-ms", type=_positive_float, help="duration of one timed batch in ms (default 10; quick 0.3)"
     )
     e2e = parser.add_argument_group("end-to-end suite")
-    e2e.add_argument("--duration", type=_positive_float, help="seconds of load per app, mode and round (default 2)")
-    e2e.add_argument("--e2e-rounds", type=_positive_int, help="interleaved rounds (default 3; quick 1)")
+    e2e.add_argument("--duration", type=_positive_float, help="seconds of load per app, mode and round (default 1.5)")
+    e2e.add_argument("--e2e-rounds", type=_positive_int, help="interleaved rounds (default 5; quick 1)")
     e2e.add_argument(
         "--apps",
         metavar="APP[,APP...]",
@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument("--message-bytes", type=_positive_int, default=64, help="echoed text size (default 64)")
     e2e.add_argument(
         "--client", choices=("auto", *CLIENTS), default="auto", help="load client (default: first of picows, aiohttp, websockets)"
+    )
+    e2e.add_argument(
+        "--no-pin", action="store_true", help="do not pin the servers and the client to separate CPUs"
     )
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE ('-' for stdout)")
@@ -162,13 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             from fastws.bench._e2e import run_e2e
 
             document["e2e"] = run_e2e(
-                rounds=args.e2e_rounds or (1 if args.quick else 3),
-                duration=args.duration or (0.5 if args.quick else 2.0),
+                rounds=args.e2e_rounds or (1 if args.quick else 5),
+                duration=args.duration or (0.5 if args.quick else 1.5),
                 warmup=0.2 if args.quick else 0.5,
                 connections=args.connections,
                 message_bytes=args.message_bytes,
                 client=args.client,
                 progress=progress,
+                pin=not args.no_pin,
                 **({"apps": apps} if apps else {}),
             )
             print(_report.format_e2e(document["e2e"]))

@@ -6,6 +6,9 @@ environment). For every round, mode and server (the server order rotates each ro
 load-client process (``_e2e_client``) runs a bounded load against one server while the others
 idle. Ratios compare servers within the same round and mode, then take the median over rounds.
 
+With two or more CPUs the servers are pinned to one and the client to another (``--no-pin``
+turns that off): unpinned, the kernel tends to run a loopback client and server on the same core.
+
 Every child is bounded: a server exits when its stdin closes or after a deadline, a client runs for
 a fixed time and is killed if it overruns; all are stopped in a ``finally`` (Ctrl-C and SIGTERM
 included).
@@ -49,8 +52,28 @@ _TARGET_RATIO = 1.08
 Progress = Callable[[str], None]
 
 
+def _cpu_plan(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    # (server CPUs, client CPUs). On loopback the kernel likes to wake the peer on the waker's
+    # CPU, so an unpinned client and server often share one core and each idles half the time
+    # (bimodal results); with two or more CPUs, servers get the first and the client the second.
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, {cpus[1]}
+
+
+def _pin(pid: int, cpus: set[int] | None) -> None:
+    if cpus is not None:
+        try:
+            os.sched_setaffinity(pid, cpus)
+        except OSError:  # the process already exited, or the platform refuses: run unpinned
+            pass
+
+
 class _Server:
-    def __init__(self, name: str, max_seconds: float) -> None:
+    def __init__(self, name: str, max_seconds: float, cpus: set[int] | None = None) -> None:
         app, extra_env = APPS[name]
         env = {**os.environ, **extra_env}
         self.name = name
@@ -61,6 +84,7 @@ class _Server:
             env=env,
             start_new_session=True,  # Ctrl-C reaches only the parent, which stops the servers in order
         )
+        _pin(self.process.pid, cpus)
         self.port = 0
         self.implementation = ""
 
@@ -142,6 +166,7 @@ def _run_client(server: _Server, client: str, window: int, options: dict[str, An
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
+    _pin(process.pid, options["client_cpus"])
     try:
         out, err = process.communicate(timeout=timeout)
     except BaseException:
@@ -158,14 +183,15 @@ def _run_client(server: _Server, client: str, window: int, options: dict[str, An
 
 
 def run_e2e(
-    rounds: int = 3,
-    duration: float = 2.0,
+    rounds: int = 5,
+    duration: float = 1.5,
     warmup: float = 0.5,
     connections: int = 16,
     message_bytes: int = 64,
     client: str = "auto",
     apps: tuple[str, ...] = tuple(APPS),
     progress: Progress | None = None,
+    pin: bool = True,
 ) -> dict[str, Any]:
     """Run the end-to-end suite and return its figures (JSON-ready).
 
@@ -177,7 +203,9 @@ def run_e2e(
     from uvicorn.config import WS_PROTOCOLS
 
     client = resolve_client(client)
+    server_cpus, client_cpus = _cpu_plan(pin)
     options = {
+        "client_cpus": client_cpus,
         "duration": duration,
         "warmup": warmup,
         "connections": connections,
@@ -193,7 +221,7 @@ def run_e2e(
     with _sigterm_as_interrupt():
         try:
             for name in apps:
-                servers.append(_Server(name, max_seconds))
+                servers.append(_Server(name, max_seconds, server_cpus))
             for server in servers:
                 server.wait_ready(30.0)
             total = rounds * len(MODES) * len(servers)
@@ -240,6 +268,14 @@ def run_e2e(
                 ]
                 cell["ratio_vs_starlette"] = statistics.median(ratios) if ratios else None
                 cell["ratios_per_round"] = ratios
+                # Starlette's server CPU per message over this app's, per round: > 1 is cheaper.
+                # Steadier than msg/s on a shared machine (a descheduled server uses no CPU).
+                cpu_ratios = [
+                    b["cpu_us_per_msg"] / s["cpu_us_per_msg"]
+                    for s, b in zip(runs, samples[mode]["starlette"])
+                    if s["cpu_us_per_msg"] and b["cpu_us_per_msg"]
+                ]
+                cell["cpu_ratio_vs_starlette"] = statistics.median(cpu_ratios) if cpu_ratios else None
             results[mode][app] = cell
     target = None
     if "starlette" in apps and "fastws-c" in apps:
@@ -258,6 +294,8 @@ def run_e2e(
             "connections": connections,
             "message_bytes": message_bytes,
             "rounds": rounds,
+            "server_cpus": sorted(server_cpus) if server_cpus else None,
+            "client_cpus": sorted(client_cpus) if client_cpus else None,
             "duration": duration,
             "warmup": warmup,
             "seconds": round(time.perf_counter() - started, 1),

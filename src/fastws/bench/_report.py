@@ -151,15 +151,23 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         f"End to end: uvicorn {config['uvicorn_ws']} + {config['loop']}, one server process per app, load client "
         f"{config['client']} in its own process; {config['connections']} connections, {config['message_bytes']} B "
         f"text echo, {config['rounds']} interleaved rounds of {config['duration']:g} s per app and mode "
-        f"({config['seconds']:g} s).",
+        f"({config['seconds']:g} s); "
+        + (
+            f"servers pinned to CPU {','.join(map(str, config['server_cpus']))}, client to CPU "
+            f"{','.join(map(str, config['client_cpus']))}."
+            if config.get("server_cpus")
+            else "not pinned."
+        ),
         "  msg/s and latency are medians over rounds; ratio = msg/s over Starlette's in the same round (median);",
-        "  CPU = server CPU time per message; server busy = its CPU time over the window (near 100%: the server,"
+        "  CPU = server CPU time per message; CPU vs star. = Starlette's CPU per message over this app's"
+        " (median per round; > 1 is cheaper);",
+        "  server busy = its CPU time over the window (near 100%: the server,"
         " not the client, is the bottleneck).",
         "",
     ]
     head = (
         f"{'mode':<18} {'app':<10} {'msg/s':>10} {'vs starlette':>12} {'p50 us':>8} {'p99 us':>8} {'CPU us/msg':>10}"
-        f" {'server busy':>11}"
+        f" {'CPU vs star.':>12} {'server busy':>11}"
     )
     lines.append(head)
     lines.append("-" * len(head))
@@ -172,7 +180,7 @@ def format_e2e(e2e: dict[str, Any]) -> str:
             lines.append(
                 f"{mode['title']:<18} {app:<10} {cell['msgs_per_s']:>10,.0f} {_x(cell.get('ratio_vs_starlette')):>12}"
                 f" {cell['p50_us']:>8.0f} {cell['p99_us']:>8.0f} {_f(cell['cpu_us_per_msg']):>10}"
-                f" {_pct(cell.get('server_cpu_share')):>11}"
+                f" {_x(cell.get('cpu_ratio_vs_starlette')):>12} {_pct(cell.get('server_cpu_share')):>11}"
             )
     target = e2e.get("target")
     if target is not None:

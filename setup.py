@@ -40,6 +40,9 @@ def _extensions():
         "boundscheck": False,
         "wraparound": False,
         "cdivision": True,
+        # No module-level mutable state in the .pyx (constants only; Cython turns its freelists
+        # off on free-threaded builds), so the modules need no GIL.
+        "freethreading_compatible": True,
         "linetrace": tracing,
         "profile": tracing,
     }

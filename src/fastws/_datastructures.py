@@ -9,9 +9,30 @@ from fastws._compat import NO_EXTENSIONS
 __all__ = ["Headers", "MutableHeaders", "QueryParams", "parse_cookie", "parse_query_string", "url_from_scope"]
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from fastws._datastructures_py import Headers, MutableHeaders, QueryParams, parse_cookie, parse_query_string, url_from_scope
+    from fastws._datastructures_py import (
+        Headers,
+        MutableHeaders,
+        QueryParams,
+        parse_cookie,
+        parse_query_string,
+        url_from_scope,
+    )
 else:
     try:
-        from fastws._datastructures_c import Headers, MutableHeaders, QueryParams, parse_cookie, parse_query_string, url_from_scope
+        from fastws._datastructures_c import (
+            Headers,
+            MutableHeaders,
+            QueryParams,
+            parse_cookie,
+            parse_query_string,
+            url_from_scope,
+        )
     except ImportError:  # no compiled extension was built: the twin serves
-        from fastws._datastructures_py import Headers, MutableHeaders, QueryParams, parse_cookie, parse_query_string, url_from_scope
+        from fastws._datastructures_py import (
+            Headers,
+            MutableHeaders,
+            QueryParams,
+            parse_cookie,
+            parse_query_string,
+            url_from_scope,
+        )

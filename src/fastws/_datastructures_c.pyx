@@ -179,10 +179,20 @@ cpdef dict parse_cookie(object cookie_string):
 
     Source: ``starlette.requests.cookie_parser`` (1.10.0).
     """
-    if not isinstance(cookie_string, str):
-        cookie_string.split(";")  # raises what Starlette's cookie_parser raises for this type
-        raise TypeError(f"Expected a str Cookie header, got {type(cookie_string).__name__}")
-    return _parse_cookie(<str>cookie_string)
+    if isinstance(cookie_string, str):
+        return _parse_cookie(<str>cookie_string)
+    # Not a str (a UserString, or a wrong type): Starlette's algorithm as it is, so what works
+    # and what raises is the same.
+    cookie_dict = {}
+    for chunk in cookie_string.split(";"):
+        if "=" in chunk:
+            key, val = chunk.split("=", 1)
+        else:
+            key, val = "", chunk
+        key, val = key.strip(), val.strip()
+        if key or val:
+            cookie_dict[key] = _cookie_unquote(val)
+    return cookie_dict
 
 
 cdef dict _parse_cookie(str cookie_string):

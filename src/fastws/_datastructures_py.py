@@ -6,8 +6,8 @@ Behaviour, errors and messages follow ``starlette.datastructures``/``starlette.r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, KeysView, Mapping, ValuesView, ItemsView
-from http.cookies import _unquote as _cookie_unquote  # type: ignore[attr-defined]
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from http.cookies import _unquote as _cookie_unquote
 from operator import itemgetter
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode
@@ -182,15 +182,15 @@ class Headers:
         """list[tuple[bytes, bytes]]: a copy of the raw ``(name, value)`` pairs."""
         return list(self._list)
 
-    def keys(self) -> list[str]:  # type: ignore[override]
+    def keys(self) -> list[str]:
         """list[str]: every header name, duplicates kept, in order."""
         return [key.decode("latin-1") for key, _ in self._list]
 
-    def values(self) -> list[str]:  # type: ignore[override]
+    def values(self) -> list[str]:
         """list[str]: every header value, in order."""
         return [value.decode("latin-1") for _, value in self._list]
 
-    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+    def items(self) -> list[tuple[str, str]]:
         """list[tuple[str, str]]: every ``(name, value)`` pair, decoded, in order."""
         return [(key.decode("latin-1"), value.decode("latin-1")) for key, value in self._list]
 

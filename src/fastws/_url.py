@@ -81,8 +81,8 @@ def base_url_scope(scope: Any) -> dict[str, Any]:
 
     Source: ``starlette.requests.HTTPConnection.base_url`` (1.10.0).
     """
-    base = dict(scope)
-    app_root_path = base.get("app_root_path", base.get("root_path", ""))
+    base: dict[str, Any] = dict(scope)
+    app_root_path: str = base.get("app_root_path", base.get("root_path", ""))
     path = app_root_path if app_root_path.endswith("/") else app_root_path + "/"
     base["path"] = path
     base["query_string"] = b""

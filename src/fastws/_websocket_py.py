@@ -37,7 +37,7 @@ def _text_of(message: Any) -> str:
     text = message.get("text")
     if text is None:
         raise UnexpectedMessageType("text", message)
-    return text  # type: ignore[no-any-return]
+    return text
 
 
 def _bytes_of(message: Any) -> bytes:
@@ -45,7 +45,7 @@ def _bytes_of(message: Any) -> bytes:
     data = message.get("bytes")
     if data is None:
         raise UnexpectedMessageType("bytes", message)
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 class WebSocket(Mapping[str, Any], Generic[StateT]):
@@ -183,7 +183,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     def path_params(self) -> dict[str, Any]:
         """dict[str, Any]: the router's path parameters (``scope["path_params"]``, ``{}`` when absent).
         """
-        return self.scope.get("path_params", {})  # type: ignore[no-any-return]
+        return self.scope.get("path_params", {})
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -368,7 +368,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send(message)
 
     # -- handshake and close ----------------------------------------------------------------------
-    async def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None) -> None:
+    async def accept(
+        self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None
+    ) -> None:
         """Accept the connection (waiting for ``websocket.connect`` first if it was not received).
 
         Args:
@@ -597,6 +599,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             ValueError: ``data`` contains itself.
             WebSocketDisconnected, WebSocketDisconnect: as ``send_text``.
         """
+        message: dict[str, Any]
         if mode == "text":
             message = {"type": "websocket.send", "text": encode_json_text(data)}
         elif mode == "binary":

@@ -61,9 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument(
         "--only", metavar="KEY[,KEY...]", help="measure only these operations (keys from --list; substrings match)"
     )
-    micro.add_argument("--rounds", type=_positive_int, help="interleaved rounds per operation (default 40; quick 3)")
+    micro.add_argument("--rounds", type=_positive_int, help="interleaved rounds per operation (default 120; quick 3)")
     micro.add_argument(
-        "--batch-ms", type=_positive_float, help="duration of one timed batch in ms (default 10; quick 0.3)"
+        "--batch-ms", type=_positive_float, help="duration of one timed batch in ms (default 3; quick 0.3)"
     )
     e2e = parser.add_argument_group("end-to-end suite")
     e2e.add_argument("--duration", type=_positive_float, help="seconds of load per app, mode and round (default 1.5)")
@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 
             document["micro"] = measure(
                 operations,
-                rounds=args.rounds or (3 if args.quick else 40),
-                batch_ms=args.batch_ms or (0.3 if args.quick else 10.0),
+                rounds=args.rounds or (3 if args.quick else 120),
+                batch_ms=args.batch_ms or (0.3 if args.quick else 3.0),
                 progress=progress,
             )
             print(_report.format_micro(document["micro"]))

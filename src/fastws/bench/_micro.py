@@ -3,9 +3,11 @@
 Per operation: each variant is warmed up and calibrated to a batch of ``n`` operations lasting
 about ``batch_ms``; then, over ``rounds`` rounds, every variant runs one batch per round, in an
 order that rotates each round (so none always runs first, right after another's garbage). The
-result per variant is the median over rounds of ns per operation; ratios are ratios of medians of
-the same run. Everything runs inside one event loop (``asyncio.run`` once), so starting a loop is
-never measured; the garbage collector is off while a batch is timed, as in ``timeit``.
+result per variant is the median over rounds of ns per operation; a ratio is the median over
+rounds of the ratio within each round (the batches of a round run milliseconds apart, so load that
+comes and goes on a shared machine cancels out). Everything runs inside one event loop
+(``asyncio.run`` once), so starting a loop is never measured; the garbage collector is off while
+a batch is timed, as in ``timeit``.
 """
 
 from __future__ import annotations
@@ -47,13 +49,17 @@ async def _timed(op: Operation, variant: str, cls: Any, n: int) -> int:
 
 
 async def _calibrate(op: Operation, variant: str, cls: Any, batch_ns: float) -> int:
-    # The batch size lasting about batch_ns; the first runs double as warm-up.
+    # The batch size lasting about batch_ns; the first runs double as warm-up. The fastest of
+    # three runs sets the size: load from elsewhere only ever slows a run down.
     n = 16
     while True:
         elapsed = await _timed(op, variant, cls, n)
         if elapsed >= batch_ns / 4 or n >= 1 << 24:
-            return max(1, round(n * batch_ns / max(elapsed, 1)))
+            break
         n *= 4 if elapsed < batch_ns / 40 else 2
+    for _ in range(2):
+        elapsed = min(elapsed, await _timed(op, variant, cls, n))
+    return max(1, round(n * batch_ns / max(elapsed, 1)))
 
 
 def _summary(samples: list[float], n: int) -> dict[str, Any]:
@@ -74,15 +80,27 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def _ratios(medians: dict[str, float | None]) -> dict[str, float | None]:
-    c, py, star, floor = (medians.get(v) for v in VARIANTS)
-    return {
-        "c_speedup_vs_starlette": _ratio(star, c),
-        "py_speedup_vs_starlette": _ratio(star, py),
-        "c_over_floor": _ratio(c, floor),
-        "py_over_floor": _ratio(py, floor),
-        "starlette_over_floor": _ratio(star, floor),
-    }
+# ratio name -> (numerator variant, denominator variant), both times.
+_RATIOS = {
+    "c_speedup_vs_starlette": ("starlette", "fastws-c"),
+    "py_speedup_vs_starlette": ("starlette", "fastws-py"),
+    "c_over_floor": ("fastws-c", "floor"),
+    "py_over_floor": ("fastws-py", "floor"),
+    "starlette_over_floor": ("starlette", "floor"),
+}
+
+
+def _paired_ratio(samples: dict[str, list[float]], numerator: str, denominator: str) -> float | None:
+    # The median over rounds of the ratio within each round: the two batches ran milliseconds
+    # apart, so load that comes and goes on a shared machine cancels out of each ratio.
+    if numerator not in samples or denominator not in samples:
+        return None
+    ratios = [a / b for a, b in zip(samples[numerator], samples[denominator]) if b > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def _ratios(samples: dict[str, list[float]]) -> dict[str, float | None]:
+    return {name: _paired_ratio(samples, a, b) for name, (a, b) in _RATIOS.items()}
 
 
 async def _run_operation(
@@ -103,7 +121,7 @@ async def _run_operation(
         else:
             variants[v] = {"error": str(classes[v])}
     medians = {v: variants[v].get("ns_per_op") for v in VARIANTS}
-    ratios = _ratios(medians)
+    ratios = _ratios(samples)
     target_met = None
     if op.target is not None:
         key = "c_speedup_vs_starlette" if op.target.kind == "speedup" else "c_over_floor"
@@ -121,13 +139,14 @@ async def _run_operation(
         "py_not_slower": None if py_speedup is None else py_speedup >= 1.0,
         "variants": variants,
         "ratios": ratios,
+        "ratios_of_medians": {name: _ratio(medians[a], medians[b]) for name, (a, b) in _RATIOS.items()},
     }
 
 
 def run_micro(
     operations: Sequence[Operation] = OPERATIONS,
-    rounds: int = 40,
-    batch_ms: float = 10.0,
+    rounds: int = 120,
+    batch_ms: float = 3.0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Measure ``operations`` in every variant and return the figures (JSON-ready).
@@ -163,7 +182,7 @@ def run_micro(
         "config": {
             "rounds": rounds,
             "batch_ms": batch_ms,
-            "statistic": "median over rounds of ns per operation; ratios are ratios of medians",
+            "statistic": "median over rounds of ns per operation; ratios: median over rounds of the ratio within each round",
             "interleaving": "round-robin, order rotated every round",
             "gc": "disabled while a batch is timed",
             "seconds": round(time.perf_counter() - started, 1),

@@ -96,7 +96,8 @@ def format_micro(micro: dict[str, Any]) -> str:
         f"Micro suite: in-memory receive/send, median ns/op over {config['rounds']} interleaved rounds "
         f"of ~{config['batch_ms']:g} ms batches ({config['seconds']:g} s).",
         "  speedup = Starlette's time / fastws's (higher is better); c/floor = fastws-c's time / raw ASGI's"
-        " (1.00x is the floor).",
+        " (1.00x is the floor);",
+        "  each ratio is the median over rounds of the ratio within a round (batches milliseconds apart).",
         "",
     ]
     head = (

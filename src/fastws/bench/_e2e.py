@@ -252,12 +252,14 @@ def run_e2e(
             runs = samples[mode][app]
             cpu = [s["cpu_us_per_msg"] for s in runs if s["cpu_us_per_msg"] is not None]
             share = [s["server_cpu_share"] for s in runs if s.get("server_cpu_share") is not None]
+            client_share = [s["client_cpu_share"] for s in runs if s.get("client_cpu_share") is not None]
             cell: dict[str, Any] = {
                 "msgs_per_s": statistics.median(s["msgs_per_s"] for s in runs),
                 "p50_us": statistics.median(s["p50_us"] for s in runs),
                 "p99_us": statistics.median(s["p99_us"] for s in runs),
                 "cpu_us_per_msg": statistics.median(cpu) if cpu else None,
                 "server_cpu_share": statistics.median(share) if share else None,
+                "client_cpu_share": statistics.median(client_share) if client_share else None,
                 "rounds": runs,
             }
             if "starlette" in apps:

@@ -8,7 +8,7 @@ message goes out. After ``--warmup`` seconds the measured window of ``--duration
 (or ends early after ``--max-messages``); the server's CPU time (``--server-pid``) is read at both
 ends of the window. Then sending stops, messages in flight drain (bounded), connections close and
 one JSON line goes to standard output: ``{"client", "messages", "seconds", "msgs_per_s",
-"p50_us", "p99_us", "server_cpu_s", "cpu_us_per_msg", "server_cpu_share"}``.
+"p50_us", "p99_us", "server_cpu_s", "cpu_us_per_msg", "server_cpu_share", "client_cpu_share"}``.
 
 Clients: picows (callbacks in Cython: the fastest), aiohttp, or websockets; ``auto`` takes the
 first that imports. All connect without compression.
@@ -235,6 +235,7 @@ async def run_load(
     try:
         await asyncio.sleep(warmup)
         cpu_start = process_cpu_seconds(server_pid) if server_pid else None
+        own_start = time.process_time()
         start = time.perf_counter()
         load.measuring = True
         try:
@@ -243,6 +244,7 @@ async def run_load(
             pass
         load.measuring = False
         seconds = time.perf_counter() - start
+        own_cpu = time.process_time() - own_start
         cpu_end = process_cpu_seconds(server_pid) if server_pid else None
         load.sending = False
         load.drained = loop.create_future()
@@ -269,6 +271,8 @@ async def run_load(
         "cpu_us_per_msg": None if server_cpu is None or not load.count else server_cpu * 1e6 / load.count,
         # Near 1.0 the server is saturated: the client is not the bottleneck.
         "server_cpu_share": None if server_cpu is None or seconds <= 0 else server_cpu / seconds,
+        # Near 1.0 the client is saturated and the figures measure it, not the server.
+        "client_cpu_share": own_cpu / seconds if seconds > 0 else None,
     }
 
 

@@ -162,13 +162,14 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         "  msg/s and latency are medians over rounds; ratio = msg/s over Starlette's in the same round (median);",
         "  CPU = server CPU time per message; CPU vs star. = Starlette's CPU per message over this app's"
         " (median per round; > 1 is cheaper);",
-        "  server busy = its CPU time over the window (near 100%: the server,"
-        " not the client, is the bottleneck).",
+        "  server/client busy = each process's CPU time over the window: the server near 100% means it is the"
+        " bottleneck, as it should be;",
+        "  both well below 100% means other load is taking the CPU from both, and the figures are noisy.",
         "",
     ]
     head = (
         f"{'mode':<18} {'app':<10} {'msg/s':>10} {'vs starlette':>12} {'p50 us':>8} {'p99 us':>8} {'CPU us/msg':>10}"
-        f" {'CPU vs star.':>12} {'server busy':>11}"
+        f" {'CPU vs star.':>12} {'server busy':>11} {'client busy':>11}"
     )
     lines.append(head)
     lines.append("-" * len(head))
@@ -182,6 +183,7 @@ def format_e2e(e2e: dict[str, Any]) -> str:
                 f"{mode['title']:<18} {app:<10} {cell['msgs_per_s']:>10,.0f} {_x(cell.get('ratio_vs_starlette')):>12}"
                 f" {cell['p50_us']:>8.0f} {cell['p99_us']:>8.0f} {_f(cell['cpu_us_per_msg']):>10}"
                 f" {_x(cell.get('cpu_ratio_vs_starlette')):>12} {_pct(cell.get('server_cpu_share')):>11}"
+                f" {_pct(cell.get('client_cpu_share')):>11}"
             )
     target = e2e.get("target")
     if target is not None:

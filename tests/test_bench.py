@@ -136,7 +136,8 @@ def test_command_line_exits_0(tmp_path: Path) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("fastws.cli") is None, reason="fastws.cli is not there yet")
 def test_fastws_bench_subcommand_exits_0() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from fastws.cli import main; sys.exit(main(sys.argv[1:]))", "bench", "--list"],
+        [sys.executable, "-c", "import sys; from fastws.cli import main; sys.exit(main(sys.argv[1:]))"]
+        + ["bench", "--list"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -76,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument("--connections", type=_positive_int, default=16, help="client connections (default 16)")
     e2e.add_argument("--message-bytes", type=_positive_int, default=64, help="echoed text size (default 64)")
     e2e.add_argument(
-        "--client", choices=("auto", *CLIENTS), default="auto", help="load client (default: first of picows, aiohttp, websockets)"
+        "--client",
+        choices=("auto", *CLIENTS),
+        default="auto",
+        help="load client (default: first of picows, aiohttp, websockets)",
     )
-    e2e.add_argument(
-        "--no-pin", action="store_true", help="do not pin the servers and the client to separate CPUs"
-    )
+    e2e.add_argument("--no-pin", action="store_true", help="do not pin the servers and the client to separate CPUs")
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE ('-' for stdout)")
     output.add_argument("--plot", metavar="FILE.png", help="draw the ratios as bar charts (needs matplotlib)")
@@ -129,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         apps = tuple(a.strip() for a in args.apps.split(",") if a.strip())
         unknown = [a for a in apps if a not in APPS]
         if unknown or not apps:
-            parser.error(f"--apps: unknown app(s) {', '.join(unknown) or repr(args.apps)}; choose from {', '.join(APPS)}")
+            parser.error(
+                f"--apps: unknown app(s) {', '.join(unknown) or repr(args.apps)}; choose from {', '.join(APPS)}"
+            )
     if args.plot:
         try:
             import matplotlib  # noqa: F401

@@ -265,7 +265,7 @@ def run_e2e(
             if "starlette" in apps:
                 ratios = [
                     s["msgs_per_s"] / b["msgs_per_s"]
-                    for s, b in zip(runs, samples[mode]["starlette"])
+                    for s, b in zip(runs, samples[mode]["starlette"], strict=True)
                     if b["msgs_per_s"] > 0
                 ]
                 cell["ratio_vs_starlette"] = statistics.median(ratios) if ratios else None
@@ -274,7 +274,7 @@ def run_e2e(
                 # Steadier than msg/s on a shared machine (a descheduled server uses no CPU).
                 cpu_ratios = [
                     b["cpu_us_per_msg"] / s["cpu_us_per_msg"]
-                    for s, b in zip(runs, samples[mode]["starlette"])
+                    for s, b in zip(runs, samples[mode]["starlette"], strict=True)
                     if s["cpu_us_per_msg"] and b["cpu_us_per_msg"]
                 ]
                 cell["cpu_ratio_vs_starlette"] = statistics.median(cpu_ratios) if cpu_ratios else None

@@ -24,7 +24,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["CLIENTS", "main", "process_cpu_seconds", "resolve_client"]
 
@@ -66,8 +66,7 @@ def resolve_client(name: str) -> str:
             continue
         return candidate
     raise RuntimeError(
-        f"no WebSocket load client available (tried {', '.join(candidates)}); "
-        "install one, e.g. 'pip install picows'"
+        f"no WebSocket load client available (tried {', '.join(candidates)}); install one, e.g. 'pip install picows'"
     )
 
 
@@ -112,7 +111,7 @@ async def _picows_connections(url: str, load: _Load, connections: int) -> Callab
     payload = load.payload_bytes
     TEXT = WSMsgType.TEXT
 
-    class Listener(WSListener):  # type: ignore[misc]
+    class Listener(WSListener):
         def __init__(self) -> None:
             super().__init__()
             self.sent: deque[int] = deque()
@@ -133,7 +132,7 @@ async def _picows_connections(url: str, load: _Load, connections: int) -> Callab
 
     pairs = [await ws_connect(Listener, url, enable_auto_ping=False) for _ in range(connections)]
     for transport, listener in pairs:
-        listener.start(transport)
+        cast(Listener, listener).start(transport)
 
     async def close() -> None:
         for transport, _ in pairs:
@@ -153,7 +152,9 @@ async def _coroutine_connections(name: str, url: str, load: _Load, connections: 
         import aiohttp
 
         session = aiohttp.ClientSession()
-        sockets = [await session.ws_connect(url, compress=0, autoping=True, max_msg_size=0) for _ in range(connections)]
+        sockets: list[Any] = [
+            await session.ws_connect(url, compress=0, autoping=True, max_msg_size=0) for _ in range(connections)
+        ]
 
         def sender(ws: Any) -> Any:
             return ws.send_str

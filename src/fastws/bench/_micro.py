@@ -95,7 +95,7 @@ def _paired_ratio(samples: dict[str, list[float]], numerator: str, denominator: 
     # apart, so load that comes and goes on a shared machine cancels out of each ratio.
     if numerator not in samples or denominator not in samples:
         return None
-    ratios = [a / b for a, b in zip(samples[numerator], samples[denominator]) if b > 0]
+    ratios = [a / b for a, b in zip(samples[numerator], samples[denominator], strict=True) if b > 0]
     return statistics.median(ratios) if ratios else None
 
 
@@ -103,9 +103,7 @@ def _ratios(samples: dict[str, list[float]]) -> dict[str, float | None]:
     return {name: _paired_ratio(samples, a, b) for name, (a, b) in _RATIOS.items()}
 
 
-async def _run_operation(
-    op: Operation, classes: dict[str, Any], rounds: int, batch_ns: float
-) -> dict[str, Any]:
+async def _run_operation(op: Operation, classes: dict[str, Any], rounds: int, batch_ns: float) -> dict[str, Any]:
     available = [v for v in VARIANTS if not isinstance(classes[v], VariantUnavailable)]
     sizes = {v: await _calibrate(op, v, classes[v], batch_ns) for v in available}
     samples: dict[str, list[float]] = {v: [] for v in available}
@@ -182,7 +180,7 @@ def run_micro(
         "config": {
             "rounds": rounds,
             "batch_ms": batch_ms,
-            "statistic": "median over rounds of ns per operation; ratios: median over rounds of the ratio within each round",
+            "statistic": "median over rounds of ns per operation; ratios: median over rounds of per-round ratios",
             "interleaving": "round-robin, order rotated every round",
             "gc": "disabled while a batch is timed",
             "seconds": round(time.perf_counter() - started, 1),

@@ -140,7 +140,7 @@ def format_micro(micro: dict[str, Any]) -> str:
         for name, variant in op["variants"].items()
         if "error" in variant
     }
-    for name, error in errors.items():
+    for error in errors.values():
         lines.append(f"Not measured: {error}")
     return "\n".join(lines)
 
@@ -237,7 +237,7 @@ def plot(path: str, document: dict[str, Any]) -> None:
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), gridspec_kw={"height_ratios": heights})
     if len(panels) == 1:
         axes = [axes]
-    for ax, (kind, data) in zip(axes, panels):
+    for ax, (kind, data) in zip(axes, panels, strict=True):
         if kind == "speedup":
             titles = [op["title"] for op in data][::-1]
             c = [op["ratios"]["c_speedup_vs_starlette"] or 0 for op in data][::-1]
@@ -245,7 +245,7 @@ def plot(path: str, document: dict[str, Any]) -> None:
             ys = range(len(titles))
             ax.barh([y + 0.2 for y in ys], c, height=0.4, label="fastws-c", color="#1f77b4")
             ax.barh([y - 0.2 for y in ys], py, height=0.4, label="fastws-py", color="#aec7e8")
-            for y, op in zip(ys, data[::-1]):
+            for y, op in zip(ys, data[::-1], strict=True):
                 if op["target"] and op["target"]["kind"] == "speedup":
                     ax.plot([op["target"]["value"]] * 2, [y - 0.45, y + 0.45], color="#d62728", lw=2)
             ax.axvline(1.0, color="black", lw=0.8)
@@ -260,9 +260,14 @@ def plot(path: str, document: dict[str, Any]) -> None:
                 ("fastws-py", "py_over_floor", 0.0, "#aec7e8"),
                 ("starlette", "starlette_over_floor", -0.27, "#ff7f0e"),
             ):
-                ax.barh([y + offset for y in ys], [op["ratios"][key] or 0 for op in data][::-1], height=0.27,
-                        label=name, color=color)
-            for y, op in zip(ys, data[::-1]):
+                ax.barh(
+                    [y + offset for y in ys],
+                    [op["ratios"][key] or 0 for op in data][::-1],
+                    height=0.27,
+                    label=name,
+                    color=color,
+                )
+            for y, op in zip(ys, data[::-1], strict=True):
                 if op["target"] and op["target"]["kind"] == "floor":
                     ax.plot([op["target"]["value"]] * 2, [y - 0.45, y + 0.45], color="#d62728", lw=2)
             ax.axvline(1.0, color="black", lw=0.8)

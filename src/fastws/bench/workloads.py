@@ -216,8 +216,7 @@ JSON_10K: dict[str, Any] = {
     "cursor": "c2VxOjQyMDA=",
     "has_more": True,
     "messages": [
-        {**JSON_SMALL, "id": 918273 + i, "seq": 42 + i, "user": f"user{i % 7}", "edited": i % 5 == 0}
-        for i in range(40)
+        {**JSON_SMALL, "id": 918273 + i, "seq": 42 + i, "user": f"user{i % 7}", "edited": i % 5 == 0} for i in range(40)
     ],
 }
 JSON_SMALL_TEXT = orjson.dumps(JSON_SMALL).decode()
@@ -484,7 +483,7 @@ def _handshake(cls: Any, n: int) -> Batch:
             ws = cls(scope, receive, send)
             headers = ws.headers
             query = ws.query_params
-            ws.cookies
+            _ = ws.cookies
             headers["sec-websocket-key"]
             headers["origin"]
             query["room"]

@@ -1,0 +1,47 @@
+"""Which implementation ``import fastws`` selects, checked in fresh interpreters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = (
+    "import fastws, fastws._codec, fastws._datastructures; "
+    "print(fastws.IMPLEMENTATION); "
+    "print(fastws.WebSocket.__module__); "
+    "print(fastws.Headers.__module__); "
+    "print(fastws._codec.encode_json_text.__module__)"
+)
+
+
+def probe(no_extensions: str | None) -> list[str]:
+    env = dict(os.environ)
+    env.pop("FASTWS_NO_EXTENSIONS", None)
+    if no_extensions is not None:
+        env["FASTWS_NO_EXTENSIONS"] = no_extensions
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_compiled_implementation_by_default(pytestconfig: pytest.Config) -> None:
+    if pytestconfig.getoption("--no-c-extensions"):
+        pytest.skip("run without the compiled extensions (--no-c-extensions)")
+    assert probe(None) == ["cython", "fastws._websocket_c", "fastws._datastructures_c", "fastws._codec_c"]
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_empty_or_zero_does_not_disable_the_extensions(pytestconfig: pytest.Config, value: str) -> None:
+    if pytestconfig.getoption("--no-c-extensions"):
+        pytest.skip("run without the compiled extensions (--no-c-extensions)")
+    assert probe(value)[0] == "cython"
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "true"])
+def test_no_extensions_env_var_selects_the_python_twins(value: str) -> None:
+    assert probe(value) == ["python", "fastws._websocket_py", "fastws._datastructures_py", "fastws._codec_py"]

@@ -209,8 +209,7 @@ def plot(path: str, document: dict[str, Any]) -> None:
     """Draw the ratios as horizontal bar charts into ``path`` (PNG, or any format matplotlib knows).
 
     Raises:
-        RuntimeError: matplotlib is not installed (``pip install 'fastws[bench]'`` or
-            ``pip install matplotlib``).
+        RuntimeError: matplotlib is not installed (``pip install matplotlib``).
     """
     try:
         import matplotlib

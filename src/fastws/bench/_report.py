@@ -134,6 +134,18 @@ def format_micro(micro: dict[str, Any]) -> str:
         lines.append(f"Pure-Python twin slower than Starlette on: {', '.join(slower_py)}.")
     else:
         lines.append("Pure-Python twin: never slower than Starlette.")
+    spreads = [
+        variant["p75"] / variant["p25"]
+        for op in micro["operations"]
+        for variant in op["variants"].values()
+        if "p25" in variant and variant["p25"] > 0
+    ]
+    worst = max(spreads, default=1.0)
+    if worst > 1.3 and config["rounds"] >= 10:  # a --quick run is rough by design
+        lines.append(
+            f"Warning: noisy machine (a variant's p75/p25 reached {worst:.1f}x): other load slowed some batches. "
+            "The ratios pair batches of the same round and stay comparable; the ns/op medians do not."
+        )
     errors = {
         name: variant["error"]
         for op in micro["operations"]

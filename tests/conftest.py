@@ -33,6 +33,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("impl", ids, indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests marked `compiled` compare against the compiled modules themselves (twin parity);
+    # they cannot run where the extension is not built, and --no-c-extensions says so.
+    if config.getoption("--no-c-extensions"):
+        skip = pytest.mark.skip(reason="needs the compiled extension (--no-c-extensions)")
+        for item in items:
+            if item.get_closest_marker("compiled") is not None:
+                item.add_marker(skip)
+
+
 def load_impl(name: str) -> SimpleNamespace:
     """The kernels of one implementation, imported from its own modules (no selector)."""
     websocket = importlib.import_module(f"fastws._websocket_{name}")

@@ -1282,6 +1282,7 @@ def public_names(obj: Any) -> set[str]:
 INSTANCE_ATTRIBUTES = {"scope"}
 
 
+@pytest.mark.compiled
 @pytest.mark.parametrize("module", TWIN_MODULES)
 def test_twins_expose_the_same_names(module: str) -> None:
     c = importlib.import_module(f"fastws.{module}_c")
@@ -1296,6 +1297,7 @@ def test_twins_expose_the_same_names(module: str) -> None:
             assert public_names(a) - INSTANCE_ATTRIBUTES == public_names(b) - INSTANCE_ATTRIBUTES, name
 
 
+@pytest.mark.compiled
 def test_twin_websocket_instances_expose_the_same_names() -> None:
     c = importlib.import_module("fastws._websocket_c").WebSocket(make_scope(), None, None)
     py = importlib.import_module("fastws._websocket_py").WebSocket(make_scope(), None, None)
@@ -1317,6 +1319,7 @@ def twin_docstrings(module: str) -> list[tuple[str, Any, Any]]:
     return pairs
 
 
+@pytest.mark.compiled
 @pytest.mark.parametrize("module", TWIN_MODULES)
 def test_twins_have_the_same_docstrings(module: str) -> None:
     differ = {

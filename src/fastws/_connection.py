@@ -63,4 +63,5 @@ def url_for(websocket: Any, name: str, /, **path_params: Any) -> URL:
     if provider is None:
         raise RuntimeError("The `url_for` method can only be used inside a Starlette application or with a router.")
     url_path = provider.url_path_for(name, **path_params)
-    return url_path.make_absolute_url(base_url=websocket.base_url)
+    # The router builds a starlette URL; fastws returns its own URL class with the same text.
+    return URL(str(url_path.make_absolute_url(base_url=websocket.base_url)))

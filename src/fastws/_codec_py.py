@@ -12,7 +12,6 @@ raises ``TypeError``; a circular structure raises ``ValueError``).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -25,9 +24,19 @@ _json_loads = json.loads
 _orjson_loads = orjson.loads
 _OrjsonDecodeError = orjson.JSONDecodeError
 # orjson turns integer literals beyond 64 bits into floats; json.loads keeps them int. A run of
-# 19 or more digits (inside a string too: that only costs the slow path) sends the text to json.
-_LONG_DIGITS = re.compile(r"[0-9]{19}").search
-_LONG_DIGITS_B = re.compile(rb"[0-9]{19}").search
+# 19 or more ASCII digits (inside a string too: that only costs the slow path) sends the text to
+# json. Mapping every digit to "0" and searching for nineteen of them is several times faster than
+# a regex; UTF-8 never puts a byte 0x30-0x39 inside a multi-byte character.
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_NINETEEN_ZEROS = b"0" * 19
+
+
+def _has_long_digits_text(text: str) -> bool:
+    return _NINETEEN_ZEROS in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
+
+
+def _has_long_digits_bytes(data: bytes) -> bool:
+    return _NINETEEN_ZEROS in data.translate(_DIGITS_TO_ZERO)
 
 
 def encode_json_text(obj: Any) -> str:
@@ -85,7 +94,7 @@ def decode_json_text(text: Any) -> Any:
 
     Source: ``starlette.websockets.WebSocket.receive_json`` (1.10.0).
     """
-    if type(text) is str and _LONG_DIGITS(text) is None:
+    if type(text) is str and not _has_long_digits_text(text):
         try:
             return _orjson_loads(text)
         except _OrjsonDecodeError:
@@ -110,7 +119,7 @@ def decode_json_bytes(data: Any) -> Any:
 
     Source: ``starlette.websockets.WebSocket.receive_json`` (1.10.0).
     """
-    if type(data) is bytes and _LONG_DIGITS_B(data) is None:
+    if type(data) is bytes and not _has_long_digits_bytes(data):
         try:
             return _orjson_loads(data)
         except _OrjsonDecodeError:

@@ -223,7 +223,11 @@ cdef dict _parse_cookie(str cookie_string):
             value = cookie_string[value_start:value_end]
             if (value_end - value_start >= 2 and cookie_string[value_start] == u'"'
                     and cookie_string[value_end - 1] == u'"'):
-                value = _cookie_unquote(value)
+                # http.cookies._unquote strips the quotes and rewrites backslash escapes only.
+                if PyUnicode_FindChar(cookie_string, u"\\", value_start + 1, value_end - 1, 1) < 0:
+                    value = cookie_string[value_start + 1:value_end - 1]
+                else:
+                    value = _cookie_unquote(value)
             cookie_dict[cookie_string[key_start:key_end]] = value
         start = end + 1
     return cookie_dict

@@ -63,6 +63,7 @@ cdef str _NOT_ACCEPTED = 'WebSocket is not connected. Need to call "accept" firs
 cdef str _RECEIVE_AFTER_DISCONNECT = 'Cannot call "receive" once a disconnect message has been received.'
 cdef str _SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
 cdef str _BAD_MODE = 'The "mode" argument should be "text" or "binary".'
+cdef str _RECEIVE_TYPE = "websocket.receive"
 
 
 cdef inline object _get(object message, str key):
@@ -415,7 +416,7 @@ cdef class WebSocket:
 
         Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
         """
-        return _new_op(self, K_RECEIVE, None, None, None)
+        return _new_op(self, K_RECEIVE)
 
     def send(self, message):
         """Send an ASGI event, keeping the application state up to date.
@@ -433,7 +434,9 @@ cdef class WebSocket:
 
         Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
         """
-        return _new_op(self, K_SEND, message, None, None)
+        cdef _Op op = _new_op(self, K_SEND)
+        op.a = message
+        return op
 
     # -- handshake and close ----------------------------------------------------------------------
     def accept(self, subprotocol=None, headers=None):
@@ -449,7 +452,10 @@ cdef class WebSocket:
                 already accepted or is sending a denial response.
             WebSocketDisconnected: the connection was already closed.
         """
-        return _new_op(self, K_ACCEPT, subprotocol, headers, None)
+        cdef _Op op = _new_op(self, K_ACCEPT)
+        op.a = subprotocol
+        op.b = headers
+        return op
 
     def close(self, code=1000, reason=None):
         """Close the connection; before accept this rejects the handshake (HTTP 403).
@@ -464,7 +470,10 @@ cdef class WebSocket:
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
-        return _new_op(self, K_CLOSE, code, reason, None)
+        cdef _Op op = _new_op(self, K_CLOSE)
+        op.a = code
+        op.b = reason
+        return op
 
     async def send_denial_response(self, response):
         """Reject the handshake with an HTTP response instead of accepting it.
@@ -500,7 +509,7 @@ cdef class WebSocket:
             UnexpectedMessageType: a binary message arrived (a ``KeyError``, as Starlette's).
             RuntimeError: the server delivered an event of an unexpected type.
         """
-        return _new_op(self, K_TEXT, None, None, None)
+        return _new_op(self, K_TEXT)
 
     def receive_bytes(self):
         """Receive one binary message.
@@ -514,7 +523,7 @@ cdef class WebSocket:
             UnexpectedMessageType: a text message arrived (a ``KeyError``, as Starlette's).
             RuntimeError: the server delivered an event of an unexpected type.
         """
-        return _new_op(self, K_BYTES, None, None, None)
+        return _new_op(self, K_BYTES)
 
     def receive_json(self, mode="text"):
         """Receive one message and parse it as JSON (orjson where it gives ``json.loads``' result).
@@ -532,7 +541,9 @@ cdef class WebSocket:
             UnicodeDecodeError: in binary mode, the payload is not UTF-8.
             WebSocketDisconnected, WebSocketDisconnect, UnexpectedMessageType: as ``receive_text``.
         """
-        return _new_op(self, K_JSON, mode, None, None)
+        cdef _Op op = _new_op(self, K_JSON)
+        op.a = mode
+        return op
 
     def iter_text(self):
         """Iterate over text messages until the client disconnects.
@@ -583,7 +594,9 @@ cdef class WebSocket:
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
-        return _new_op(self, K_SEND_TEXT, data, None, None)
+        cdef _Op op = _new_op(self, K_SEND_TEXT)
+        op.a = data
+        return op
 
     def send_bytes(self, data):
         """Send one binary message.
@@ -596,7 +609,9 @@ cdef class WebSocket:
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
-        return _new_op(self, K_SEND_BYTES, data, None, None)
+        cdef _Op op = _new_op(self, K_SEND_BYTES)
+        op.a = data
+        return op
 
     def send_json(self, data, mode="text"):
         """Send ``data`` as compact JSON, byte-identical to Starlette's
@@ -613,7 +628,10 @@ cdef class WebSocket:
             ValueError: ``data`` contains itself.
             WebSocketDisconnected, WebSocketDisconnect: as ``send_text``.
         """
-        return _new_op(self, K_SEND_JSON, data, mode, None)
+        cdef _Op op = _new_op(self, K_SEND_JSON)
+        op.a = data
+        op.b = mode
+        return op
 
 
 Mapping.register(WebSocket)
@@ -630,20 +648,37 @@ Mapping.register(WebSocket)
 # `collections.abc.Coroutine`, so asyncio.create_task, gather, wait_for and anyio accept it.
 
 cdef enum:
-    K_RECEIVE = 0
-    K_TEXT = 1
-    K_BYTES = 2
-    K_JSON = 3
-    K_ITER_TEXT = 4
-    K_ITER_BYTES = 5
-    K_ITER_JSON = 6
-    K_LAST_RECEIVE = 6
-    K_SEND = 7
-    K_SEND_TEXT = 8
-    K_SEND_BYTES = 9
-    K_SEND_JSON = 10
+    # The kinds `_Op._fast` completes by itself on an open connection come first.
+    K_TEXT = 0
+    K_BYTES = 1
+    K_JSON = 2
+    K_ITER_TEXT = 3
+    K_ITER_BYTES = 4
+    K_ITER_JSON = 5
+    K_LAST_FAST_RECEIVE = 5
+    K_SEND_TEXT = 6
+    K_SEND_BYTES = 7
+    K_SEND_JSON = 8
+    K_LAST_FAST = 8
+    K_RECEIVE = 9
+    K_SEND = 10
     K_CLOSE = 11
     K_ACCEPT = 12
+
+
+cdef inline bint _receives(int kind) noexcept:
+    return kind <= K_LAST_FAST_RECEIVE or kind == K_RECEIVE
+
+
+cdef inline bint _iterates(int kind) noexcept:
+    return kind >= K_ITER_TEXT and kind <= K_ITER_JSON
+
+
+cdef inline str _payload_key(int kind, object mode):
+    # The key of a websocket.receive event this receive kind reads.
+    if kind == K_BYTES or kind == K_ITER_BYTES or (kind == K_JSON and mode == "binary"):
+        return "bytes"
+    return "text"
 
 
 cdef object _await_iter(object awaitable):
@@ -658,13 +693,11 @@ cdef object _await_iter(object awaitable):
     return method(awaitable)
 
 
-cdef inline _Op _new_op(WebSocket ws, int kind, object a, object b, _Iter owner):
+cdef inline _Op _new_op(WebSocket ws, int kind):
+    # The other fields start as None/0; callers set the ones their kind uses.
     cdef _Op op = _Op.__new__(_Op)
     op.ws = ws
     op.kind = kind
-    op.a = a
-    op.b = b
-    op.owner = owner
     return op
 
 
@@ -691,7 +724,7 @@ cdef class _Op:
         # The prologue, run at the first step: state checks, then the first server call.
         cdef WebSocket ws = self.ws
         cdef int kind = self.kind
-        if kind <= K_LAST_RECEIVE:
+        if _receives(kind):
             if kind == K_RECEIVE:
                 self.state = ws._client
                 if self.state == DISCONNECTED:
@@ -748,14 +781,14 @@ cdef class _Op:
         # the next server call (accept's second stage, in self.inner).
         cdef WebSocket ws = self.ws
         cdef int kind = self.kind
-        if kind > K_LAST_RECEIVE:
+        if not _receives(kind):
             if kind == K_ACCEPT and self.stage == 1:
                 ws._after_receive(value, CONNECTING, False)
                 self._send_accept()
             return None
         if kind == K_RECEIVE:
             return ws._after_receive(value, self.state, False)
-        if kind >= K_ITER_TEXT:
+        if _iterates(kind):
             message = ws._after_receive(value, self.state, False)
             if message["type"] == "websocket.disconnect":
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
@@ -813,10 +846,78 @@ cdef class _Op:
             if self.started:
                 raise RuntimeError("cannot reuse already awaited coroutine")
             self.started = True
+            if self.kind <= K_LAST_FAST and self.ws._application == CONNECTED and (
+                self.kind > K_LAST_FAST_RECEIVE or self.ws._client == CONNECTED
+            ):
+                return self._fast(arg, presult)
             self._start()
         self.running = True
         status = PyIter_Send(<PyObject*>self.inner, arg, &res)
         self.running = False
+        return self._drive(status, res, presult)
+
+    cdef PySendResult _fast(self, PyObject* arg, PyObject** presult) except PYGEN_ERROR:
+        # The first step of a text/bytes receive or send on an open connection, in one function:
+        # no state can change here (both sides are CONNECTED), the server is called once, and a
+        # websocket.receive event with the wanted key is returned as it is. Anything else (a
+        # suspension, a disconnect, a message of the other kind, an error) continues on the
+        # general path with the same state it would have had.
+        cdef WebSocket ws = self.ws
+        cdef int kind = self.kind
+        cdef PyObject* res = NULL
+        cdef PySendResult status
+        cdef object value
+        if kind <= K_LAST_FAST_RECEIVE:
+            if kind == K_JSON and self.a != "text" and self.a != "binary":
+                raise RuntimeError(_BAD_MODE)
+            self.state = CONNECTED
+            awaitable = ws._receive()
+        else:
+            self.wrap = True
+            if kind == K_SEND_TEXT:
+                message = {"type": "websocket.send", "text": self.a}
+            elif kind == K_SEND_BYTES:
+                message = {"type": "websocket.send", "bytes": self.a}
+            elif self.b == "text":
+                message = {"type": "websocket.send", "text": encode_json_text(self.a)}
+            elif self.b == "binary":
+                message = {"type": "websocket.send", "bytes": encode_json_bytes(self.a)}
+            else:
+                raise RuntimeError(_BAD_MODE)
+            self.a = None
+            awaitable = ws._send(message)
+        if not PyCoro_CheckExact(awaitable):
+            awaitable = _await_iter(awaitable)
+        self.running = True
+        status = PyIter_Send(<PyObject*>awaitable, arg, &res)
+        self.running = False
+        if status == PYGEN_NEXT:
+            self.inner = awaitable
+            presult[0] = res
+            return PYGEN_NEXT
+        if status == PYGEN_RETURN and kind <= K_LAST_FAST_RECEIVE:
+            value = <object>res
+            Py_DECREF(value)
+            if type(value) is dict:
+                message_type = (<dict>value).get("type")
+                if message_type is _RECEIVE_TYPE or message_type == _RECEIVE_TYPE:
+                    payload = (<dict>value).get(_payload_key(kind, self.a))
+                    if payload is not None:
+                        if kind == K_ITER_JSON or (kind == K_JSON and self.a == "text"):
+                            payload = decode_json_text(payload)
+                        elif kind == K_JSON:
+                            payload = decode_json_bytes(payload)
+                        Py_INCREF(payload)
+                        presult[0] = <PyObject*>payload
+                        return PYGEN_RETURN
+            Py_INCREF(value)
+            res = <PyObject*>value
+        elif status == PYGEN_RETURN:  # a send completed; its result is not the op's
+            value = <object>res
+            Py_DECREF(value)
+            Py_INCREF(None)
+            presult[0] = <PyObject*>None
+            return PYGEN_RETURN
         return self._drive(status, res, presult)
 
     def __await__(self):
@@ -962,7 +1063,9 @@ cdef class _Iter:
     def __anext__(self):
         if self.finished:
             raise StopAsyncIteration
-        return _new_op(self.ws, self.kind, None, None, self)
+        cdef _Op op = _new_op(self.ws, self.kind)
+        op.owner = self
+        return op
 
     async def aclose(self):
         """End the iteration; later steps raise ``StopAsyncIteration``."""

@@ -23,6 +23,11 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong
 from libc.math cimport fabs, isfinite
 
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object text)
+    void* PyUnicode_DATA(object text)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index) nogil
+
 __all__ = ["decode_json_bytes", "decode_json_text", "encode_json_bytes", "encode_json_text"]
 
 cdef object _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -98,14 +103,16 @@ cdef inline bint _is_digit(Py_UCS4 ch) noexcept:
 
 cdef bint _has_long_digits_text(str text):
     cdef Py_ssize_t n = len(text), i, lo, hi
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     i = _LONG_DIGITS - 1
     while i < n:
-        if _is_digit(text[i]):
+        if _is_digit(PyUnicode_READ(kind, data, i)):
             lo = i
-            while lo > 0 and _is_digit(text[lo - 1]):
+            while lo > 0 and _is_digit(PyUnicode_READ(kind, data, lo - 1)):
                 lo -= 1
             hi = i + 1
-            while hi < n and _is_digit(text[hi]):
+            while hi < n and _is_digit(PyUnicode_READ(kind, data, hi)):
                 hi += 1
             if hi - lo >= _LONG_DIGITS:
                 return True

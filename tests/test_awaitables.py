@@ -11,8 +11,8 @@ from typing import Any
 
 import anyio
 import pytest
-
 from conftest import FakeServer, make_scope, run
+
 from fastws import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 

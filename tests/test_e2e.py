@@ -25,7 +25,7 @@ import httpx
 import pytest
 import uvicorn
 from starlette.responses import PlainTextResponse
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fastws._types import WebSocketDisconnect, WebSocketState

@@ -1197,12 +1197,12 @@ def test_close_codes(impl: Any) -> None:
         "GOING_AWAY": 1001,
         "PROTOCOL_ERROR": 1002,
         "UNSUPPORTED_DATA": 1003,
-        "NO_STATUS_RCVD": 1005,
+        "NO_STATUS_RECEIVED": 1005,
         "ABNORMAL_CLOSURE": 1006,
         "INVALID_FRAME_PAYLOAD_DATA": 1007,
         "POLICY_VIOLATION": 1008,
         "MESSAGE_TOO_BIG": 1009,
-        "MANDATORY_EXT": 1010,
+        "MISSING_EXTENSION": 1010,
         "INTERNAL_ERROR": 1011,
         "SERVICE_RESTART": 1012,
         "TRY_AGAIN_LATER": 1013,
@@ -1210,6 +1210,9 @@ def test_close_codes(impl: Any) -> None:
         "TLS_HANDSHAKE": 1015,
     }
     assert {member.name: member.value for member in CloseCode} == expected
+    # The Yaat seed doc's names are the members; the RFC 6455 abbreviations are aliases.
+    assert CloseCode.NO_STATUS_RCVD is CloseCode.NO_STATUS_RECEIVED
+    assert CloseCode.MANDATORY_EXT is CloseCode.MISSING_EXTENSION
     assert all(isinstance(member, int) for member in CloseCode)
     ws, server = connect(impl, [CONNECT])
 

@@ -57,7 +57,9 @@ def as_state(value: object) -> WebSocketState:
 
 class CloseCode(enum.IntEnum):
     """WebSocket close codes (RFC 6455 section 7.4.1 and the IANA "WebSocket Close Code Number"
-    registry), named as the Yaat seed doc names them.
+    registry), named as the Yaat seed doc (``yaat.constants.WebSocketCloseEvent``) and MDN's
+    ``CloseEvent`` name them. The RFC's abbreviations ``NO_STATUS_RCVD`` (1005) and
+    ``MANDATORY_EXT`` (1010) are aliases of the same members.
 
     Codes 1005, 1006 and 1015 are reserved: an endpoint reports them but never sends them in a
     close frame.
@@ -67,17 +69,20 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001
     PROTOCOL_ERROR = 1002
     UNSUPPORTED_DATA = 1003
-    NO_STATUS_RCVD = 1005
+    NO_STATUS_RECEIVED = 1005
     ABNORMAL_CLOSURE = 1006
     INVALID_FRAME_PAYLOAD_DATA = 1007
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
-    MANDATORY_EXT = 1010
+    MISSING_EXTENSION = 1010
     INTERNAL_ERROR = 1011
     SERVICE_RESTART = 1012
     TRY_AGAIN_LATER = 1013
     BAD_GATEWAY = 1014
     TLS_HANDSHAKE = 1015
+    # RFC 6455 spellings, aliases of the members above.
+    NO_STATUS_RCVD = 1005
+    MANDATORY_EXT = 1010
 
 
 class WebSocketDisconnect(Exception):

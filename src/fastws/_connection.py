@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastws._types import WebSocketState
 from fastws._url import URL
 
 __all__ = ["send_denial_response", "session", "url_for"]
@@ -31,7 +30,7 @@ async def send_denial_response(websocket: Any, response: Any) -> None:
         await response(websocket.scope, websocket.receive, websocket.send)
         return
     state = websocket.application_state
-    if state is WebSocketState.CONNECTING or state is WebSocketState.DISCONNECTED:
+    if state.name == "CONNECTING" or state.name == "DISCONNECTED":  # any dialect's enum
         await websocket.close()  # raises WebSocketDisconnected when already closed
         return
     raise RuntimeError(

@@ -10,7 +10,9 @@ import enum
 
 __all__ = [
     "CloseCode",
+    "STATES",
     "as_state",
+    "starlette_error",
     "UnexpectedMessageType",
     "WebSocketDisconnect",
     "WebSocketDisconnected",
@@ -148,3 +150,72 @@ class UnexpectedMessageType(KeyError):
             got = f"an ASGI event of type {kind!r}"
         want = "a text message" if self.expected == "text" else "a binary (bytes) message"
         return f"Expected {want} (ASGI key {self.expected!r}) but received {got}."
+
+
+#: The ``client_state``/``application_state`` values by their number: what a WebSocket class whose
+#: ``_fastws_states`` is not overridden reports. A dialect's class sets ``_fastws_states`` to its own
+#: framework's enum members in the same order (CONNECTING, CONNECTED, DISCONNECTED, RESPONSE).
+STATES = (
+    WebSocketState.CONNECTING,
+    WebSocketState.CONNECTED,
+    WebSocketState.DISCONNECTED,
+    WebSocketState.RESPONSE,
+)
+
+_NOT_ACCEPTED = 'WebSocket is not connected. Need to call "accept" first.'
+_RECEIVE_AFTER_DISCONNECT = 'Cannot call "receive" once a disconnect message has been received.'
+_SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
+_BAD_MODE = 'The "mode" argument should be "text" or "binary".'
+
+
+def starlette_error(kind: str, a: object = None, b: object = None) -> BaseException:
+    """The exception a WebSocket raises for one kind of failure, as Starlette 1.10 raises it.
+
+    Both twins of the WebSocket class build every exception they raise through
+    ``type(self)._fastws_error(kind, a, b)`` (only when raising, never on the per-message path), so
+    a dialect class (``fastws.dialects.*``) sets ``_fastws_error`` to a function of the same shape
+    that returns its framework's own classes and messages.
+
+    Args:
+        kind (str): one of ``"not_accepted"`` (typed receive before accept),
+            ``"receive_after_disconnect"``, ``"send_after_close"``, ``"bad_mode"`` (a JSON ``mode``
+            other than ``"text"``/``"binary"``), ``"expected_connect"``, ``"expected_receive"``,
+            ``"expected_send"``, ``"expected_accept"``, ``"expected_body"`` (the server delivered,
+            or the app sent, an event of type ``a`` that the state does not allow), and
+            ``"disconnect"`` (the client is gone: ``a`` is the close code, ``b`` the reason;
+            code 1006 when the server's ``send`` failed with ``OSError``).
+        a, b: the event type, or the close code and reason.
+
+    Returns:
+        BaseException: the exception to raise (``WebSocketDisconnected``, ``RuntimeError`` or
+        ``WebSocketDisconnect``).
+
+    Raises:
+        ValueError: ``kind`` is none of the above.
+
+    Source: ``starlette/websockets.py`` (1.10.0), messages included.
+    """
+    if kind == "disconnect":
+        return WebSocketDisconnect(a, b)  # type: ignore[arg-type]
+    if kind == "not_accepted":
+        return WebSocketDisconnected(_NOT_ACCEPTED)
+    if kind == "receive_after_disconnect":
+        return WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
+    if kind == "send_after_close":
+        return WebSocketDisconnected(_SEND_AFTER_CLOSE)
+    if kind == "bad_mode":
+        return RuntimeError(_BAD_MODE)
+    if kind == "expected_connect":
+        return RuntimeError(f'Expected ASGI message "websocket.connect", but got {a!r}')
+    if kind == "expected_receive":
+        return RuntimeError(f'Expected ASGI message "websocket.receive" or "websocket.disconnect", but got {a!r}')
+    if kind == "expected_send":
+        return RuntimeError(f'Expected ASGI message "websocket.send" or "websocket.close", but got {a!r}')
+    if kind == "expected_accept":
+        return RuntimeError(
+            'Expected ASGI message "websocket.accept", "websocket.close" or '
+            f'"websocket.http.response.start", but got {a!r}'
+        )
+    if kind == "expected_body":
+        return RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {a!r}')
+    raise ValueError(f"Unknown WebSocket failure kind {kind!r}")

@@ -19,7 +19,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from fastws import _connection
 from fastws._codec_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
-from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState, as_state
+from fastws._types import STATES, UnexpectedMessageType, as_state, starlette_error
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -51,18 +51,6 @@ cdef enum:
     DISCONNECTED = 2
     RESPONSE = 3
 
-# WebSocketState members by their value, so that a C state maps to the enum by indexing.
-cdef tuple _STATES = (
-    WebSocketState.CONNECTING,
-    WebSocketState.CONNECTED,
-    WebSocketState.DISCONNECTED,
-    WebSocketState.RESPONSE,
-)
-
-cdef str _NOT_ACCEPTED = 'WebSocket is not connected. Need to call "accept" first.'
-cdef str _RECEIVE_AFTER_DISCONNECT = 'Cannot call "receive" once a disconnect message has been received.'
-cdef str _SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
-cdef str _BAD_MODE = 'The "mode" argument should be "text" or "binary".'
 cdef str _RECEIVE_TYPE = "websocket.receive"
 
 
@@ -136,6 +124,12 @@ cdef class WebSocket:
 
     __class_getitem__ = classmethod(GenericAlias)
 
+    # What the class speaks (see fastws._types.starlette_error): the state enum members by their
+    # number, and the factory of every exception raised. Read only when a state is read or an
+    # exception raised, so a dialect subclass costs nothing on the per-message path.
+    _fastws_states = STATES
+    _fastws_error = starlette_error
+
     def __init__(self, scope, receive=None, send=None):
         assert scope["type"] == "websocket", f"Expected an ASGI scope of type 'websocket', got {scope['type']!r}"
         self.scope = scope
@@ -187,7 +181,7 @@ cdef class WebSocket:
         CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable: a ``WebSocketState``, or a
         same-named member of another enum (Starlette's); anything else raises ``TypeError``.
         """
-        return _STATES[self._client]
+        return type(self)._fastws_states[self._client]
 
     @client_state.setter
     def client_state(self, value):
@@ -199,7 +193,7 @@ cdef class WebSocket:
         CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
         ``close``. Assignable, as ``client_state``.
         """
-        return _STATES[self._application]
+        return type(self)._fastws_states[self._application]
 
     @application_state.setter
     def application_state(self, value):
@@ -338,12 +332,16 @@ cdef class WebSocket:
         return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
+    cdef object _error(self, str kind, object a=None, object b=None):
+        # The exception to raise for `kind`, as the class's dialect builds it.
+        return type(self)._fastws_error(kind, a, b)
+
     cdef int _receivable(self) except -1:
         # The client state before awaiting a typed receive; raises what Starlette raises.
         if self._application != CONNECTED:
-            raise WebSocketDisconnected(_NOT_ACCEPTED)
+            raise self._error("not_accepted")
         if self._client == DISCONNECTED:
-            raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
+            raise self._error("receive_after_disconnect")
         return self._client
 
     cdef object _after_receive(self, object message, int state, bint raise_disconnect):
@@ -355,7 +353,7 @@ cdef class WebSocket:
             message_type = message["type"]
         if state == CONNECTING:
             if message_type != "websocket.connect":
-                raise RuntimeError(f'Expected ASGI message "websocket.connect", but got {message_type!r}')
+                raise self._error("expected_connect", message_type)
             self._client = CONNECTED
             return message
         if message_type == "websocket.receive":
@@ -363,11 +361,9 @@ cdef class WebSocket:
         if message_type == "websocket.disconnect":
             self._client = DISCONNECTED
             if raise_disconnect:
-                raise WebSocketDisconnect(message["code"], _get(message, "reason"))
+                raise self._error("disconnect", message["code"], _get(message, "reason"))
             return message
-        raise RuntimeError(
-            f'Expected ASGI message "websocket.receive" or "websocket.disconnect", but got {message_type!r}'
-        )
+        raise self._error("expected_receive", message_type)
 
     cdef bint _before_send(self, object message_type, object message) except -1:
         # Checks an event the app is about to send and moves the application state on. Returns
@@ -379,7 +375,7 @@ cdef class WebSocket:
             if message_type == "websocket.close":
                 self._application = DISCONNECTED
                 return True
-            raise RuntimeError(f'Expected ASGI message "websocket.send" or "websocket.close", but got {message_type!r}')
+            raise self._error("expected_send", message_type)
         if state == CONNECTING:
             if message_type == "websocket.accept":
                 self._application = CONNECTED
@@ -388,18 +384,15 @@ cdef class WebSocket:
             elif message_type == "websocket.http.response.start":
                 self._application = RESPONSE
             else:
-                raise RuntimeError(
-                    'Expected ASGI message "websocket.accept", "websocket.close" or '
-                    f'"websocket.http.response.start", but got {message_type!r}'
-                )
+                raise self._error("expected_accept", message_type)
             return False
         if state == RESPONSE:
             if message_type != "websocket.http.response.body":
-                raise RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {message_type!r}')
+                raise self._error("expected_body", message_type)
             if not message.get("more_body", False):
                 self._application = DISCONNECTED
             return False
-        raise WebSocketDisconnected(_SEND_AFTER_CLOSE)
+        raise self._error("send_after_close")
 
     # -- raw events -------------------------------------------------------------------------------
     def receive(self):
@@ -728,10 +721,10 @@ cdef class _Op:
             if kind == K_RECEIVE:
                 self.state = ws._client
                 if self.state == DISCONNECTED:
-                    raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
+                    raise ws._error("receive_after_disconnect")
             else:
                 if kind == K_JSON and self.a != "text" and self.a != "binary":
-                    raise RuntimeError(_BAD_MODE)
+                    raise ws._error("bad_mode")
                 self.state = ws._receivable()
             self.inner = _await_iter(ws._receive())
             return 0
@@ -755,7 +748,7 @@ cdef class _Op:
             elif self.b == "binary":
                 message = {"type": "websocket.send", "bytes": encode_json_bytes(self.a)}
             else:
-                raise RuntimeError(_BAD_MODE)
+                raise ws._error("bad_mode")
             self.wrap = ws._before_send("websocket.send", None)
         elif kind == K_CLOSE:
             message = {"type": "websocket.close", "code": self.a, "reason": self.b or ""}
@@ -817,7 +810,7 @@ cdef class _Op:
                 _propagate()
             except OSError:
                 self.ws._application = DISCONNECTED
-                raise WebSocketDisconnect(code=1006)
+                raise self.ws._error("disconnect", 1006)
         return _propagate()
 
     cdef PySendResult _drive(self, PySendResult status, PyObject* res, PyObject** presult) except PYGEN_ERROR:
@@ -869,7 +862,7 @@ cdef class _Op:
         cdef object value
         if kind <= K_LAST_FAST_RECEIVE:
             if kind == K_JSON and self.a != "text" and self.a != "binary":
-                raise RuntimeError(_BAD_MODE)
+                raise ws._error("bad_mode")
             self.state = CONNECTED
             awaitable = ws._receive()
         else:
@@ -883,7 +876,7 @@ cdef class _Op:
             elif self.b == "binary":
                 message = {"type": "websocket.send", "bytes": encode_json_bytes(self.a)}
             else:
-                raise RuntimeError(_BAD_MODE)
+                raise ws._error("bad_mode")
             self.a = None
             awaitable = ws._send(message)
         if not PyCoro_CheckExact(awaitable):
@@ -973,7 +966,7 @@ cdef class _Op:
                 self.owner.finished = True
             if self.wrap and isinstance(exc, OSError):
                 self.ws._application = DISCONNECTED
-                raise WebSocketDisconnect(code=1006) from exc
+                raise self.ws._error("disconnect", 1006) from exc
             raise
         else:
             return yielded

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from fastws import _connection
 from fastws._codec_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_py import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws._types import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState, as_state
+from fastws._types import STATES, UnexpectedMessageType, WebSocketState, as_state, starlette_error
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -26,10 +26,6 @@ _CONNECTED = WebSocketState.CONNECTED
 _DISCONNECTED = WebSocketState.DISCONNECTED
 _RESPONSE = WebSocketState.RESPONSE
 
-_NOT_ACCEPTED = 'WebSocket is not connected. Need to call "accept" first.'
-_RECEIVE_AFTER_DISCONNECT = 'Cannot call "receive" once a disconnect message has been received.'
-_SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
-_BAD_MODE = 'The "mode" argument should be "text" or "binary".'
 
 
 def _text_of(message: Any) -> str:
@@ -104,6 +100,12 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
+    # What the class speaks (see fastws._types.starlette_error): the state enum members by their
+    # number, and the factory of every exception raised. Read only when a state is read or an
+    # exception raised, so a dialect subclass costs nothing on the per-message path.
+    _fastws_states: Any = STATES
+    _fastws_error: Any = staticmethod(starlette_error)
+
     # -- states -----------------------------------------------------------------------------------
     @property
     def client_state(self) -> WebSocketState:
@@ -111,7 +113,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         CONNECTED, then DISCONNECTED after ``websocket.disconnect``. Assignable: a ``WebSocketState``, or a
         same-named member of another enum (Starlette's); anything else raises ``TypeError``.
         """
-        return self._client
+        return type(self)._fastws_states[self._client.value]
 
     @client_state.setter
     def client_state(self, value: WebSocketState) -> None:
@@ -123,7 +125,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
         ``close``. Assignable, as ``client_state``.
         """
-        return self._application
+        return type(self)._fastws_states[self._application.value]
 
     @application_state.setter
     def application_state(self, value: WebSocketState) -> None:
@@ -261,13 +263,17 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
+    def _error(self, kind: str, a: Any = None, b: Any = None) -> BaseException:
+        # The exception to raise for `kind`, as the class's dialect builds it.
+        return type(self)._fastws_error(kind, a, b)  # type: ignore[no-any-return]
+
     def _receivable(self) -> WebSocketState:
         # The client state before awaiting a typed receive; raises what Starlette raises.
         if self._application is not _CONNECTED:
-            raise WebSocketDisconnected(_NOT_ACCEPTED)
+            raise self._error("not_accepted")
         state = self._client
         if state is _DISCONNECTED:
-            raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
+            raise self._error("receive_after_disconnect")
         return state
 
     def _after_receive(self, message: Any, state: WebSocketState, raise_disconnect: bool) -> Any:
@@ -276,7 +282,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         message_type = message["type"]
         if state is _CONNECTING:
             if message_type != "websocket.connect":
-                raise RuntimeError(f'Expected ASGI message "websocket.connect", but got {message_type!r}')
+                raise self._error("expected_connect", message_type)
             self._client = _CONNECTED
             return message
         if message_type == "websocket.receive":
@@ -284,11 +290,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         if message_type == "websocket.disconnect":
             self._client = _DISCONNECTED
             if raise_disconnect:
-                raise WebSocketDisconnect(message["code"], message.get("reason"))
+                raise self._error("disconnect", message["code"], message.get("reason"))
             return message
-        raise RuntimeError(
-            f'Expected ASGI message "websocket.receive" or "websocket.disconnect", but got {message_type!r}'
-        )
+        raise self._error("expected_receive", message_type)
 
     def _before_send(self, message_type: Any, message: Any) -> bool:
         # Checks an event the app is about to send and moves the application state on. Returns
@@ -300,7 +304,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if message_type == "websocket.close":
                 self._application = _DISCONNECTED
                 return True
-            raise RuntimeError(f'Expected ASGI message "websocket.send" or "websocket.close", but got {message_type!r}')
+            raise self._error("expected_send", message_type)
         if state is _CONNECTING:
             if message_type == "websocket.accept":
                 self._application = _CONNECTED
@@ -309,18 +313,15 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             elif message_type == "websocket.http.response.start":
                 self._application = _RESPONSE
             else:
-                raise RuntimeError(
-                    'Expected ASGI message "websocket.accept", "websocket.close" or '
-                    f'"websocket.http.response.start", but got {message_type!r}'
-                )
+                raise self._error("expected_accept", message_type)
             return False
         if state is _RESPONSE:
             if message_type != "websocket.http.response.body":
-                raise RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {message_type!r}')
+                raise self._error("expected_body", message_type)
             if not message.get("more_body", False):
                 self._application = _DISCONNECTED
             return False
-        raise WebSocketDisconnected(_SEND_AFTER_CLOSE)
+        raise self._error("send_after_close")
 
     # -- raw events -------------------------------------------------------------------------------
     async def receive(self) -> Any:
@@ -339,7 +340,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         state = self._client
         if state is _DISCONNECTED:
-            raise WebSocketDisconnected(_RECEIVE_AFTER_DISCONNECT)
+            raise self._error("receive_after_disconnect")
         return self._after_receive(await self._receive(), state, False)
 
     async def send(self, message: Any) -> None:
@@ -363,7 +364,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 await self._send(message)
             except OSError:
                 self._application = _DISCONNECTED
-                raise WebSocketDisconnect(code=1006)
+                raise self._error("disconnect", 1006)
         else:
             await self._send(message)
 
@@ -410,7 +411,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 await self._send(message)
             except OSError:
                 self._application = _DISCONNECTED
-                raise WebSocketDisconnect(code=1006)
+                raise self._error("disconnect", 1006)
         else:
             await self._send(message)
 
@@ -485,7 +486,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             WebSocketDisconnected, WebSocketDisconnect, UnexpectedMessageType: as ``receive_text``.
         """
         if mode != "text" and mode != "binary":
-            raise RuntimeError(_BAD_MODE)
+            raise self._error("bad_mode")
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
         if mode == "text":
@@ -504,9 +505,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         while True:
             state = self._receivable()
-            try:
-                message = self._after_receive(await self._receive(), state, True)
-            except WebSocketDisconnect:
+            message = self._after_receive(await self._receive(), state, False)
+            if message["type"] == "websocket.disconnect":
+                message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
             yield _text_of(message)
 
@@ -522,9 +523,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         while True:
             state = self._receivable()
-            try:
-                message = self._after_receive(await self._receive(), state, True)
-            except WebSocketDisconnect:
+            message = self._after_receive(await self._receive(), state, False)
+            if message["type"] == "websocket.disconnect":
+                message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
             yield _bytes_of(message)
 
@@ -541,9 +542,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         while True:
             state = self._receivable()
-            try:
-                message = self._after_receive(await self._receive(), state, True)
-            except WebSocketDisconnect:
+            message = self._after_receive(await self._receive(), state, False)
+            if message["type"] == "websocket.disconnect":
+                message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
             yield decode_json_text(_text_of(message))
 
@@ -564,7 +565,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send({"type": "websocket.send", "text": data})
         except OSError:
             self._application = _DISCONNECTED
-            raise WebSocketDisconnect(code=1006)
+            raise self._error("disconnect", 1006)
 
     async def send_bytes(self, data: bytes) -> None:
         """Send one binary message.
@@ -582,7 +583,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send({"type": "websocket.send", "bytes": data})
         except OSError:
             self._application = _DISCONNECTED
-            raise WebSocketDisconnect(code=1006)
+            raise self._error("disconnect", 1006)
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         """Send ``data`` as compact JSON, byte-identical to Starlette's
@@ -605,10 +606,10 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         elif mode == "binary":
             message = {"type": "websocket.send", "bytes": encode_json_bytes(data)}
         else:
-            raise RuntimeError(_BAD_MODE)
+            raise self._error("bad_mode")
         self._before_send("websocket.send", None)
         try:
             await self._send(message)
         except OSError:
             self._application = _DISCONNECTED
-            raise WebSocketDisconnect(code=1006)
+            raise self._error("disconnect", 1006)

@@ -1,0 +1,456 @@
+"""Fan-out: send one message to many WebSocket connections, each through a bounded send queue.
+
+``broadcast(websockets, message)`` encodes the message once (text as is, bytes as is, anything else
+as compact JSON text through the codec ``WebSocket.send_json`` uses) and hands it to every
+connection's ``Outbox``: a per-connection FIFO bounded both in messages (``max_messages``) and in
+bytes (``max_bytes``, payload bytes: UTF-8 for text). A connection whose outbox is full is a *slow
+consumer*, and the ``policy`` decides what happens to it:
+
+* ``Policy.DROP_OLDEST`` (default): evict the oldest queued messages until the new one fits; the
+  connection stays open and misses those messages (counted as ``dropped``).
+* ``Policy.CLOSE``: close the connection with code 1013 ("try again later", RFC 6455 section 7.4.1,
+  IANA registry), discarding its queue (counted as ``closed``).
+* ``Policy.WAIT``: wait up to ``timeout`` seconds for room; if none is made in time the new
+  message is not queued for that connection (counted as ``dropped``). Only the full connections
+  are waited on, concurrently; ``broadcast`` returns when the last of them has room or timed out.
+
+Lifetime of the queue and its sender task
+-----------------------------------------
+The outbox lives in the connection's ASGI scope (``scope["fastws.outbox"]``), so it is created on
+the first broadcast to that connection and is garbage with the scope. Its sender task exists only
+while messages are queued: it is started when the queue goes from empty to non-empty and returns
+as soon as the queue is empty again, so an idle connection costs no task. The task also ends, and
+the queue is discarded, when a send fails (the client went away: ``WebSocketDisconnect``; the
+connection was closed: ``WebSocketDisconnected``/``RuntimeError``), when the slow-consumer policy
+closes the connection, and when the outbox is closed with ``Outbox.aclose()``.
+
+So that no task outlives its connection even when a send is stuck on a peer that stopped reading,
+the endpoint that owns the connection closes the outbox on the way out::
+
+    async def endpoint(websocket):
+        await websocket.accept()
+        async with fastws.broadcast.attached(websocket):   # aclose() on exit cancels the sender
+            ...  # receive loop; other tasks call broadcast(room, message)
+
+``attached`` (or ``await outbox_of(websocket).aclose()`` in a ``finally``) cancels the sender
+task and awaits it before the endpoint returns, i.e. before the ASGI server tears the connection
+down. A closed outbox refuses further messages (``broadcast`` counts them as ``closed``).
+
+Source: RFC 6455 section 7.4 (close codes; 1013 from the IANA "WebSocket Close Code Number"
+registry); the ASGI 3.0 WebSocket ``send`` event; ``starlette.websockets.WebSocket.send_json``
+(1.10.0) for the JSON encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastws._codec import encode_json_text
+from fastws._types import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_MESSAGES",
+    "DEFAULT_TIMEOUT",
+    "TRY_AGAIN_LATER",
+    "BroadcastResult",
+    "Encoded",
+    "Outbox",
+    "Policy",
+    "attached",
+    "broadcast",
+    "encode",
+    "outbox_of",
+]
+
+#: Close code sent by ``Policy.CLOSE``: 1013 "Try Again Later" (IANA WebSocket close code registry).
+TRY_AGAIN_LATER = 1013
+#: Default bound of one connection's queue, in messages.
+DEFAULT_MAX_MESSAGES = 64
+#: Default bound of one connection's queue, in payload bytes (1 MiB).
+DEFAULT_MAX_BYTES = 1 << 20
+#: Default wait for ``Policy.WAIT``, and for the close handshake of ``Policy.CLOSE``, in seconds.
+DEFAULT_TIMEOUT = 1.0
+
+_SCOPE_KEY = "fastws.outbox"
+_CONNECTED = WebSocketState.CONNECTED
+_DISCONNECTED = WebSocketState.DISCONNECTED
+
+
+class Policy(enum.Enum):
+    """What ``broadcast`` does with a connection whose send queue is full (a slow consumer)."""
+
+    #: Evict the oldest queued messages until the new one fits.
+    DROP_OLDEST = "drop_oldest"
+    #: Close the connection with 1013 (try again later) and discard its queue.
+    CLOSE = "close"
+    #: Wait up to ``timeout`` seconds for room, else skip this message for that connection.
+    WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class BroadcastResult:
+    """What one ``broadcast`` call did.
+
+    Attributes:
+        delivered (int): connections the message was queued for; their sender sends it in order
+            unless the connection goes away first (``Outbox.sent`` counts what was really sent).
+        dropped (int): messages discarded by this call: the oldest ones evicted under
+            ``DROP_OLDEST``, and this message for each connection that had no room in time under
+            ``WAIT`` (or that it could never fit).
+        closed (int): connections not given the message because they were closed: by this call
+            (``CLOSE``), or already (disconnected, or their outbox was closed).
+    """
+
+    delivered: int = 0
+    dropped: int = 0
+    closed: int = 0
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A message encoded once for many connections.
+
+    Attributes:
+        text (str | None): the text payload, or ``None`` for a binary message.
+        data (bytes | None): the binary payload, or ``None`` for a text message.
+        size (int): the payload size in bytes (UTF-8 length for text), what ``max_bytes`` counts.
+    """
+
+    text: str | None
+    data: bytes | None
+    size: int
+
+
+def encode(message: Any) -> Encoded:
+    """Encode a message once for ``broadcast``.
+
+    Args:
+        message: ``str`` (a text message), ``bytes``/``bytearray``/``memoryview`` (a binary
+            message), an ``Encoded`` (returned as is), or any other JSON-serialisable value (a text
+            message of compact JSON, byte-identical to ``WebSocket.send_json``).
+
+    Returns:
+        Encoded: the payload and its size in bytes.
+
+    Raises:
+        TypeError: a value JSON cannot represent. ValueError: a value that contains itself.
+    """
+    if isinstance(message, Encoded):
+        return message
+    if isinstance(message, str):
+        # len(str) is the UTF-8 size for ASCII; only non-ASCII text pays for an encode.
+        return Encoded(message, None, len(message) if message.isascii() else len(message.encode("utf-8")))
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        data = bytes(message)
+        return Encoded(None, data, len(data))
+    text = encode_json_text(message)
+    return Encoded(text, None, len(text) if text.isascii() else len(text.encode("utf-8")))
+
+
+class Outbox:
+    """The bounded send queue of one connection, and its sender task while messages are queued.
+
+    Args:
+        websocket: an accepted connection with ``send_text``/``send_bytes``/``close`` and
+            ``application_state``/``client_state`` (``fastws.WebSocket``, either implementation,
+            or Starlette's).
+
+    Normally obtained with ``outbox_of(websocket)`` (one per connection, kept in its scope). The
+    bounds and the policy are those of each ``put`` call; the sender takes a message off the queue
+    as it starts sending it, so at most one message more than the bounds is held (in flight). See
+    the module docstring for the lifetime of the sender task.
+
+    Attributes:
+        queued (int): messages waiting. queued_bytes (int): their payload bytes.
+        sent (int): messages sent so far. dropped (int): messages evicted or refused.
+        closed (bool): the outbox refuses messages (closed by ``aclose``, the policy, or a failed
+            send).
+    """
+
+    __slots__ = ("_queue", "_room", "_task", "closed", "dropped", "queued_bytes", "sent", "websocket")
+
+    def __init__(self, websocket: Any) -> None:
+        self.websocket = websocket
+        self._queue: deque[Encoded] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._room: asyncio.Event | None = None
+        self.queued_bytes = 0
+        self.sent = 0
+        self.dropped = 0
+        self.closed = False
+
+    @property
+    def queued(self) -> int:
+        """int: messages waiting to be sent."""
+        return len(self._queue)
+
+    @property
+    def busy(self) -> bool:
+        """bool: a sender task is running (messages are queued or one is being sent)."""
+        return self._task is not None
+
+    def _open(self) -> bool:
+        # By identity for fastws's states, by name for another enum (Starlette's WebSocketState).
+        ws = self.websocket
+        app_state = ws.application_state
+        client_state = ws.client_state
+        return (app_state is _CONNECTED or app_state.name == "CONNECTED") and not (
+            client_state is _DISCONNECTED or client_state.name == "DISCONNECTED"
+        )
+
+    def _fits(self, message: Encoded, max_messages: int, max_bytes: int) -> bool:
+        # An empty queue always takes one message, however large, so nothing is unsendable; the
+        # bound is then max(max_bytes, that message's size).
+        queue = self._queue
+        return not queue or (len(queue) < max_messages and self.queued_bytes + message.size <= max_bytes)
+
+    def _append(self, message: Encoded) -> None:
+        self._queue.append(message)
+        self.queued_bytes += message.size
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def put(
+        self,
+        message: Encoded,
+        *,
+        policy: Policy = Policy.DROP_OLDEST,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> BroadcastResult:
+        """Queue one encoded message, applying ``policy`` if the queue is full.
+
+        Args:
+            message (Encoded): from ``encode``.
+            policy (Policy): the slow-consumer policy.
+            max_messages (int): queue bound in messages (>= 1).
+            max_bytes (int): queue bound in payload bytes.
+            timeout (float): seconds to wait for room (``WAIT``) or for the 1013 close (``CLOSE``).
+
+        Returns:
+            BroadcastResult: for this one connection (each field 0 or 1, ``dropped`` up to the
+            number of evicted messages).
+
+        Raises:
+            Nothing for a closed or failing connection (that is counted); ``asyncio.CancelledError``
+            if the caller is cancelled.
+        """
+        if self.closed or not self._open():
+            self._discard()
+            return BroadcastResult(closed=1)
+        if self._fits(message, max_messages, max_bytes):
+            self._append(message)
+            return BroadcastResult(delivered=1)
+        if policy is Policy.DROP_OLDEST:
+            evicted = 0
+            while not self._fits(message, max_messages, max_bytes):
+                self.queued_bytes -= self._queue.popleft().size
+                evicted += 1
+            self.dropped += evicted
+            self._append(message)
+            return BroadcastResult(delivered=1, dropped=evicted)
+        if policy is Policy.CLOSE:
+            await self._close_slow(timeout)
+            return BroadcastResult(closed=1)
+        # Policy.WAIT: the sender sets `_room` after each message it sends.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._fits(message, max_messages, max_bytes):
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.closed or self._task is None:
+                break
+            if self._room is None:
+                self._room = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._room.wait(), remaining)
+            except asyncio.TimeoutError:
+                break
+        if self.closed:
+            return BroadcastResult(closed=1)
+        if self._fits(message, max_messages, max_bytes):
+            self._append(message)
+            return BroadcastResult(delivered=1)
+        self.dropped += 1
+        return BroadcastResult(dropped=1)
+
+    async def _drain(self) -> None:
+        # The sender: send queued messages in order; return when the queue is empty or the
+        # connection is gone (then the queue is discarded and the outbox closed).
+        queue = self._queue
+        ws = self.websocket
+        try:
+            while queue:
+                # Taken off the queue before the send: the bounds count what waits, and at most
+                # one more message is in flight.
+                message = queue.popleft()
+                self.queued_bytes -= message.size
+                if message.text is not None:
+                    await ws.send_text(message.text)
+                else:
+                    await ws.send_bytes(message.data)
+                self.sent += 1
+                room = self._room
+                if room is not None:
+                    self._room = None
+                    room.set()
+        except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+            self._task = None
+            self.closed = True
+            self._discard()
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    def _discard(self) -> None:
+        self.dropped += len(self._queue)
+        self._queue.clear()
+        self.queued_bytes = 0
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set()
+
+    async def _stop_sender(self) -> None:
+        task = self._task
+        self._task = None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            # The task's own CancelledError is returned, not raised; the caller's is raised.
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _close_slow(self, timeout: float) -> None:
+        self.closed = True
+        self._discard()
+        await self._stop_sender()
+        try:
+            await asyncio.wait_for(self.websocket.close(TRY_AGAIN_LATER, "slow consumer"), timeout)
+        except (asyncio.TimeoutError, WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+            pass  # already closing or gone: either way it gets no more messages
+
+    async def aclose(self) -> None:
+        """Close the outbox: refuse further messages, discard the queue, cancel and await the
+        sender task. Idempotent. Does not close the WebSocket itself.
+
+        Raises:
+            asyncio.CancelledError: only if the caller itself is cancelled.
+        """
+        self.closed = True
+        self._discard()
+        await self._stop_sender()
+
+    async def join(self, timeout: float | None = None) -> bool:
+        """Wait until the queue is empty and the sender idle (for tests and graceful shutdowns).
+
+        Args:
+            timeout (float | None): seconds to wait at most; ``None`` waits as long as it takes.
+
+        Returns:
+            bool: ``True`` when drained, ``False`` on timeout (the sender keeps going).
+        """
+        task = self._task
+        if task is None:
+            return True
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        return bool(done) and self._task is None
+
+
+def outbox_of(websocket: Any) -> Outbox:
+    """The outbox of a connection, created on first use and kept in its ASGI scope.
+
+    Args:
+        websocket: a connection with a ``scope`` mapping (``fastws.WebSocket`` or Starlette's).
+
+    Returns:
+        Outbox: the same object for the same connection every time.
+    """
+    scope = websocket.scope
+    outbox = scope.get(_SCOPE_KEY)
+    if outbox is None:
+        outbox = scope[_SCOPE_KEY] = Outbox(websocket)
+    return outbox
+
+
+@asynccontextmanager
+async def attached(websocket: Any) -> AsyncIterator[Outbox]:
+    """Tie a connection's outbox to a block (the endpoint): on exit, however it exits, the outbox
+    is closed and its sender task cancelled and awaited, so it cannot outlive the connection.
+
+    Args:
+        websocket: the connection (see ``outbox_of``).
+
+    Yields:
+        Outbox: the connection's outbox.
+    """
+    outbox = outbox_of(websocket)
+    try:
+        yield outbox
+    finally:
+        await outbox.aclose()
+
+
+async def broadcast(
+    websockets: Iterable[Any],
+    message: Any,
+    *,
+    policy: Policy | str = Policy.DROP_OLDEST,
+    max_messages: int = DEFAULT_MAX_MESSAGES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> BroadcastResult:
+    """Send one message to every connection, each through its bounded send queue.
+
+    Args:
+        websockets (Iterable): accepted connections (``fastws.WebSocket``, either implementation,
+            or any object with its send API and a ``scope``); an ``Outbox`` is taken as is.
+        message: ``str``, bytes-like, ``Encoded``, or a JSON value (see ``encode``); encoded once.
+        policy (Policy | str): the slow-consumer policy (``"drop_oldest"``, ``"close"``, ``"wait"``).
+        max_messages (int): per-connection queue bound, in messages (>= 1).
+        max_bytes (int): per-connection queue bound, in payload bytes (>= 0).
+        timeout (float): seconds: the most ``WAIT`` waits for room, and the most ``CLOSE`` waits
+            for the close frame to be handed to the server.
+
+    Returns:
+        BroadcastResult: how many connections got the message queued (``delivered``), how many
+        messages were dropped, how many connections were (or got) closed. It returns once the
+        message is queued everywhere (without waiting for the sends), except that ``WAIT`` and
+        ``CLOSE`` first finish with the full connections (concurrently, at most ``timeout``).
+
+    Raises:
+        TypeError, ValueError: the message cannot be encoded (from ``encode``), or a bound is
+            invalid. Nothing for slow, closed or failing connections: they are counted.
+
+    Source: RFC 6455 section 7.4 (1013); the module docstring describes the queues.
+    """
+    policy = Policy(policy)
+    if max_messages < 1 or max_bytes < 0 or timeout < 0:
+        raise ValueError(
+            f"broadcast needs max_messages >= 1, max_bytes >= 0 and timeout >= 0, "
+            f"got {max_messages}, {max_bytes} and {timeout}"
+        )
+    encoded = encode(message)
+    delivered = dropped = closed = 0
+    slow: list[Any] = []
+    for target in websockets:
+        outbox = target if isinstance(target, Outbox) else outbox_of(target)
+        # The common case (room in the queue) is settled here, without a coroutine per connection.
+        if not outbox.closed and outbox._fits(encoded, max_messages, max_bytes) and outbox._open():
+            outbox._append(encoded)
+            delivered += 1
+        else:
+            slow.append(
+                outbox.put(encoded, policy=policy, max_messages=max_messages, max_bytes=max_bytes, timeout=timeout)
+            )
+    if slow:
+        for result in await asyncio.gather(*slow):
+            delivered += result.delivered
+            dropped += result.dropped
+            closed += result.closed
+    return BroadcastResult(delivered, dropped, closed)

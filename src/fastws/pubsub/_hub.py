@@ -1,0 +1,312 @@
+"""The hub: local subscriptions with bounded queues, fanned out from one backend per process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Union
+
+__all__ = [
+    "DEFAULT_MAX_PENDING",
+    "Backend",
+    "BrokerUnavailable",
+    "Gap",
+    "Hub",
+    "Message",
+    "Subscription",
+    "backend_from_url",
+]
+
+#: A published message: text or bytes, received as it was published.
+Message = Union[str, bytes]
+
+#: Default bound of one subscription's queue, in messages.
+DEFAULT_MAX_PENDING = 1024
+
+
+class BrokerUnavailable(ConnectionError):
+    """``Hub.publish`` could not hand the message to the broker (e.g. Redis is down); the message
+    was not published. Nothing is queued for a later retry: the caller decides.
+    """
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Yielded by a subscription, in place of the messages it lost, so the app can resync.
+
+    Attributes:
+        channel (str): the channel.
+        reason (str): ``"disconnected"`` (the broker connection was lost: messages published
+            until it was back, resubscribed, are lost; yielded once resubscribed), or
+            ``"overflow"`` (this subscriber read too slowly and its queue was full).
+        missed (int | None): the number of messages lost when known (``overflow``), else ``None``.
+    """
+
+    channel: str
+    reason: str
+    missed: int | None = None
+
+
+class Backend(Protocol):
+    """What the hub needs from a broker. ``start`` gives it two callbacks: ``deliver(channel,
+    message)`` for each message received, ``gap(channels)`` after a reconnect (the channels
+    resubscribed); both are plain functions called on the event loop."""
+
+    async def start(self, deliver: Any, gap: Any) -> None: ...
+    async def subscribe(self, channel: str) -> None: ...
+    async def unsubscribe(self, channel: str) -> None: ...
+    async def publish(self, channel: str, message: Message) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+def backend_from_url(url: str, **options: Any) -> Backend:
+    """Build the backend a broker URL names.
+
+    Args:
+        url (str): ``memory://`` (one process) or ``redis://HOST[:PORT][/DB]`` (also ``rediss://``
+            and ``unix://``, as redis-py reads them).
+        **options: passed to the backend (for Redis: ``backoff_initial``, ``backoff_max``, seconds).
+
+    Returns:
+        Backend: not started yet.
+
+    Raises:
+        ValueError: an unknown scheme. ImportError: ``redis://`` without redis-py installed
+        (``pip install 'fastws[redis]'``).
+    """
+    scheme = url.partition("://")[0].lower()
+    if scheme == "memory":
+        from fastws.pubsub._memory import MemoryBackend
+
+        return MemoryBackend()
+    if scheme in ("redis", "rediss", "unix"):
+        from fastws.pubsub._redis import RedisBackend
+
+        return RedisBackend(url, **options)
+    raise ValueError(f"unknown broker URL {url!r}: expected memory:// or redis://HOST:PORT")
+
+
+class Subscription:
+    """One subscriber to one channel: an async iterator of ``str``/``bytes`` messages and ``Gap``
+    events, and an async context manager.
+
+    Obtained from ``Hub.subscribe(channel)``. Entering it (``async with``, or the first
+    ``__anext__``) subscribes and returns once the broker confirmed, so a message published after
+    that is received. Leaving it (or ``aclose()``) unsubscribes. Its queue holds at most
+    ``max_pending`` messages: when full, the oldest is dropped and a ``Gap(reason="overflow")``
+    is yielded where messages were lost.
+    """
+
+    def __init__(self, hub: Hub, channel: str, max_pending: int) -> None:
+        self.hub = hub
+        self.channel = channel
+        self.max_pending = max_pending
+        self._items: deque[Message | Gap] = deque()
+        self._missed = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._state = "new"  # new -> active -> closed
+
+    def _deliver(self, item: Message | Gap) -> None:
+        items = self._items
+        if isinstance(item, Gap):
+            if items and isinstance(items[-1], Gap):
+                return  # one gap says it all
+        elif len(items) >= self.max_pending:
+            dropped = items.popleft()
+            if not isinstance(dropped, Gap):
+                self._missed += 1
+        items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def __aenter__(self) -> Subscription:
+        if self._state == "new":
+            self._state = "active"
+            try:
+                await self.hub._attach(self)
+            except BaseException:
+                self._state = "closed"
+                raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Message | Gap:
+        """The next message or ``Gap``; waits for one.
+
+        Raises:
+            StopAsyncIteration: the subscription or the hub was closed.
+        """
+        if self._state == "new":
+            await self.__aenter__()
+        while True:
+            if self._missed:
+                missed, self._missed = self._missed, 0
+                return Gap(self.channel, "overflow", missed)
+            if self._items:
+                return self._items.popleft()
+            if self._state == "closed":
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _stop(self) -> None:
+        self._state = "closed"
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def aclose(self) -> None:
+        """Unsubscribe (idempotent); a pending ``__anext__`` returns what is queued, then stops."""
+        if self._state == "closed":
+            return
+        was_active = self._state == "active"
+        self._stop()
+        if was_active:
+            await self.hub._detach(self)
+
+
+class Hub:
+    """Publish/subscribe across connections, worker processes and hosts, behind one broker URL.
+
+    Args:
+        url (str): the broker: ``"memory://"`` (default; one process, no broker) or
+            ``"redis://HOST:PORT[/DB]"`` (Redis pub/sub through redis-py's asyncio client; every
+            process with a hub on the same Redis and channel receives each message once).
+        max_pending (int): the bound of each subscription's queue, in messages.
+        **options: for the backend (Redis: ``backoff_initial``, ``backoff_max`` in seconds).
+
+    Use it as ``async with Hub(url) as hub:`` (or ``await hub.start()`` / ``await hub.aclose()``)
+    on the event loop that uses it. One backend subscription serves all the local subscribers of a
+    channel. Delivery is at most once: a message published while the broker connection is down is
+    lost, and every subscriber of the channel then receives a ``Gap``.
+
+    Raises:
+        ValueError, ImportError: from ``backend_from_url``.
+    """
+
+    def __init__(self, url: str = "memory://", *, max_pending: int = DEFAULT_MAX_PENDING, **options: Any) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending}")
+        self.url = url
+        self.max_pending = max_pending
+        self._backend = backend_from_url(url, **options)
+        self._channels: dict[str, set[Subscription]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._started = False
+        self._closed = False
+
+    async def start(self) -> Hub:
+        """Start the backend (idempotent). Returns the hub.
+
+        Raises:
+            RuntimeError: the hub was closed.
+        """
+        if self._closed:
+            raise RuntimeError("this Hub is closed")
+        if not self._started:
+            self._started = True
+            await self._backend.start(self._deliver, self._gap)
+        return self
+
+    async def __aenter__(self) -> Hub:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """End every subscription (their iterators stop) and close the backend. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for subscribers in self._channels.values():
+            for subscription in subscribers:
+                subscription._stop()
+        self._channels.clear()
+        if self._started:
+            await self._backend.aclose()
+
+    def subscribe(self, channel: str, *, max_pending: int | None = None) -> Subscription:
+        """A subscription to ``channel`` (see ``Subscription``): ``async with hub.subscribe(c) as s:
+        async for item in s: ...`` where each item is a ``str``, ``bytes`` or ``Gap``.
+
+        Args:
+            channel (str): the channel name.
+            max_pending (int | None): this subscription's queue bound; ``None``: the hub's.
+        """
+        return Subscription(self, channel, self.max_pending if max_pending is None else max_pending)
+
+    async def publish(self, channel: str, message: Message) -> None:
+        """Publish a message to every subscriber of ``channel``, in every process on the broker.
+
+        Args:
+            channel (str): the channel name.
+            message (str | bytes): the payload; subscribers receive the same type.
+
+        Raises:
+            TypeError: ``message`` is neither ``str`` nor ``bytes``.
+            BrokerUnavailable: the broker could not be reached (nothing was published or queued).
+            RuntimeError: the hub is closed.
+        """
+        if not isinstance(message, (str, bytes)):
+            raise TypeError(f"publish takes str or bytes, got {type(message).__name__}")
+        await self.start()
+        await self._backend.publish(channel, message)
+
+    def subscribers(self, channel: str) -> int:
+        """int: local subscriptions to ``channel`` in this process."""
+        return len(self._channels.get(channel, ()))
+
+    # -- internal --------------------------------------------------------------------------------
+    def _lock(self, channel: str) -> asyncio.Lock:
+        lock = self._locks.get(channel)
+        if lock is None:
+            lock = self._locks[channel] = asyncio.Lock()
+        return lock
+
+    async def _attach(self, subscription: Subscription) -> None:
+        await self.start()
+        channel = subscription.channel
+        # Serialised per channel, so a subscribe and an unsubscribe of the same channel never
+        # reach the broker in the wrong order.
+        async with self._lock(channel):
+            subscribers = self._channels.get(channel)
+            if subscribers is None:
+                await self._backend.subscribe(channel)
+                subscribers = self._channels[channel] = set()
+            subscribers.add(subscription)
+
+    async def _detach(self, subscription: Subscription) -> None:
+        channel = subscription.channel
+        async with self._lock(channel):
+            subscribers = self._channels.get(channel)
+            if subscribers is None:
+                return
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._channels[channel]
+                if not self._closed:
+                    await self._backend.unsubscribe(channel)
+
+    def _deliver(self, channel: str, message: Message) -> None:
+        for subscription in self._channels.get(channel, ()):
+            subscription._deliver(message)
+
+    def _gap(self, channels: Any) -> None:
+        for channel in channels:
+            gap = Gap(channel, "disconnected")
+            for subscription in self._channels.get(channel, ()):
+                subscription._deliver(gap)

@@ -1,0 +1,202 @@
+"""The ``redis://`` backend: Redis pub/sub through redis-py's asyncio client.
+
+One connection per hub listens (``SUBSCRIBE``), a separate pooled client publishes (``PUBLISH``).
+The listener is a task that reconnects with capped exponential backoff and jitter whenever the
+connection fails, resubscribes to every channel the hub still has subscribers for and, once Redis
+confirmed them, reports a gap on each, because whatever was published meanwhile is gone (Redis
+pub/sub is at most once). redis-py's own silent reconnect-and-resubscribe is disabled (no retries
+on the listening client) so that no gap goes unreported.
+
+Wire format: a payload is one tag byte, ``t`` (the rest is UTF-8 text) or ``b`` (the rest is
+bytes), so subscribers receive the type that was published. A payload without a known tag (a
+publisher that is not fastws) is delivered as ``bytes``, whole.
+
+Source: Redis "Pub/Sub" documentation (SUBSCRIBE, PUBLISH, at-most-once delivery); redis-py 5+
+``redis.asyncio`` (``Redis.from_url``, ``PubSub.get_message``, ``retry.Retry``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from fastws.pubsub._hub import BrokerUnavailable, Message
+
+__all__ = ["RedisBackend"]
+
+_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _pack(message: Message) -> bytes:
+    return b"t" + message.encode("utf-8") if isinstance(message, str) else b"b" + message
+
+
+def _unpack(payload: bytes) -> Message:
+    tag = payload[:1]
+    if tag == b"t":
+        try:
+            return payload[1:].decode("utf-8")
+        except UnicodeDecodeError:
+            return payload
+    if tag == b"b":
+        return payload[1:]
+    return payload
+
+
+class RedisBackend:
+    """Redis pub/sub for ``fastws.pubsub.Hub``.
+
+    Args:
+        url (str): a redis-py URL, e.g. ``redis://127.0.0.1:6379/0``.
+        backoff_initial (float): first reconnect delay, seconds (doubles per failed attempt).
+        backoff_max (float): the cap of the reconnect delay, seconds.
+        subscribe_timeout (float): seconds ``subscribe`` waits for Redis to confirm; after that it
+            returns anyway and the channel is subscribed (with a gap reported) on reconnect.
+        connect_timeout (float): TCP connect timeout, seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        backoff_initial: float = 0.05,
+        backoff_max: float = 2.0,
+        subscribe_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.subscribe_timeout = subscribe_timeout
+        self.connect_timeout = connect_timeout
+        # A channel of our own keeps the listening connection subscribed even with no app channel.
+        self._control = f"fastws:hub:{os.getpid()}:{id(self):x}:{random.getrandbits(32):08x}"
+        self._wanted: set[str] = set()
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._pubsub: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._deliver: Any = None
+        self._gap: Any = None
+        self._publisher: Any = None
+        self._listener: Any = None
+        #: Number of times the listener connected (1 after the first connect); for tests and metrics.
+        self.connects = 0
+
+    async def start(self, deliver: Any, gap: Any) -> None:
+        self._deliver = deliver
+        self._gap = gap
+        self._publisher = aioredis.Redis.from_url(
+            self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=self.connect_timeout
+        )
+        self._listener = aioredis.Redis.from_url(
+            self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=self.connect_timeout
+        )
+        self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        # Connect, subscribe, read; on any connection error back off and start over.
+        failures = 0
+        while True:
+            pubsub = self._listener.pubsub()
+            try:
+                channels = sorted(self._wanted)
+                await pubsub.subscribe(self._control, *channels)
+                self._pubsub = pubsub
+                pending = set(channels)
+                reconnected = self.connects > 0
+                self.connects += 1
+                if not pending and reconnected:
+                    failures = 0
+                while True:
+                    message = await pubsub.get_message(timeout=30.0)
+                    if message is None:
+                        continue
+                    kind = message["type"]
+                    channel = message["channel"]
+                    channel = channel.decode("utf-8") if isinstance(channel, bytes) else channel
+                    if kind == "message":
+                        self._deliver(channel, _unpack(message["data"]))
+                    elif kind == "subscribe":
+                        future = self._confirmed.pop(channel, None)
+                        if future is not None and not future.done():
+                            future.set_result(None)
+                        if channel in pending:
+                            pending.discard(channel)
+                            if not pending:
+                                failures = 0
+                                if reconnected:
+                                    self._gap(channels)
+            except _ERRORS:
+                self._pubsub = None
+                await self._drop(pubsub)
+                delay = min(self.backoff_max, self.backoff_initial * (2**failures))
+                failures += 1
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            except BaseException:
+                self._pubsub = None
+                await self._drop(pubsub)
+                raise
+
+    @staticmethod
+    async def _drop(pubsub: Any) -> None:
+        try:
+            await pubsub.aclose()
+        except Exception:  # the connection is already broken; closing it is best effort
+            pass
+
+    async def subscribe(self, channel: str) -> None:
+        self._wanted.add(channel)
+        loop = asyncio.get_running_loop()
+        future = self._confirmed.get(channel)
+        if future is None or future.done():
+            future = self._confirmed[channel] = loop.create_future()
+        pubsub = self._pubsub
+        if pubsub is not None:
+            try:
+                await pubsub.subscribe(channel)
+            except _ERRORS:
+                pass  # the listener reconnects and subscribes it
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.subscribe_timeout)
+        except asyncio.TimeoutError:
+            pass  # subscribed (and a gap reported) when the listener is connected again
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._wanted.discard(channel)
+        self._confirmed.pop(channel, None)
+        pubsub = self._pubsub
+        if pubsub is not None:
+            try:
+                await pubsub.unsubscribe(channel)
+            except _ERRORS:
+                pass  # a reconnect will not resubscribe it
+
+    async def publish(self, channel: str, message: Message) -> None:
+        try:
+            await self._publisher.publish(channel, _pack(message))
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"cannot publish to {channel!r} on {self.url}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        task = self._task
+        self._task = None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for future in self._confirmed.values():
+            future.cancel()
+        self._confirmed.clear()
+        for client in (self._publisher, self._listener):
+            if client is not None:
+                try:
+                    await client.aclose()
+                except Exception:
+                    pass

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import importlib.util
 import inspect
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,10 @@ DEFAULT_APP = "fastws.demo:app"
 #: uvicorn's exit status when the server did not start (``uvicorn.server.STARTUP_FAILURE``).
 _STARTUP_FAILURE = 3
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+#: The environment variable through which ``--broker`` reaches the app (``fastws.demo.BROKER_ENV``),
+#: in this process and in the worker processes it spawns.
+_BROKER_ENV = "FASTWS_BROKER"
+_BROKER_SCHEMES = ("memory", "redis", "rediss", "unix")
 
 
 def _version_text() -> str:
@@ -57,6 +62,14 @@ def _workers(text: str) -> int:
     return value
 
 
+def _broker(text: str) -> str:
+    # argparse type for --broker: a URL whose scheme fastws.pubsub knows.
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme.lower() not in _BROKER_SCHEMES:
+        raise argparse.ArgumentTypeError(f"invalid broker URL {text!r}: expected memory:// or redis://HOST:PORT")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``fastws`` argument parser.
 
@@ -81,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run an ASGI app under uvicorn, on uvloop when it is installed (else asyncio). "
             "Without MODULE:APP it serves the bundled demo: an HTML page on / that talks to a "
-            "WebSocket echo on /ws. SIGINT (Ctrl-C) and SIGTERM shut the server down gracefully."
+            "WebSocket echo on /ws, and chat rooms on /chat/ROOM (see --broker). SIGINT (Ctrl-C) and "
+            "SIGTERM shut the server down gracefully."
         ),
     )
     serve.add_argument(
@@ -92,14 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"import string of the ASGI app (default: {DEFAULT_APP})",
     )
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
-    serve.add_argument(
-        "--port", type=_port, default=8000, help="TCP port to bind; 0 picks a free one (default: 8000)"
-    )
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port to bind; 0 picks a free one (default: 8000)")
     serve.add_argument(
         "--workers", type=_workers, default=1, metavar="N", help="number of worker processes (default: 1)"
     )
+    serve.add_argument("--log-level", choices=_LOG_LEVELS, default="info", help="uvicorn's log level (default: info)")
     serve.add_argument(
-        "--log-level", choices=_LOG_LEVELS, default="info", help="uvicorn's log level (default: info)"
+        "--broker",
+        type=_broker,
+        default=None,
+        metavar="URL",
+        help=(
+            "fastws.pubsub broker of the demo's chat rooms: memory:// (one process; the default) or "
+            "redis://HOST:PORT[/DB] to share rooms between workers and hosts; exported to the app as "
+            f"${_BROKER_ENV}"
+        ),
     )
 
     commands.add_parser(
@@ -151,6 +172,16 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+
+    if args.broker is not None:
+        if args.broker.partition("://")[0].lower() != "memory" and importlib.util.find_spec("redis") is None:
+            print(
+                f"fastws serve: --broker {args.broker} needs redis-py; install it with: pip install 'fastws[redis]'",
+                file=sys.stderr,
+            )
+            return 2
+        # Set before the app is imported (here and in each worker process, which inherit it).
+        os.environ[_BROKER_ENV] = args.broker
 
     # Import the app here, so that a bad MODULE:APP is a one-line error before any socket is bound.
     try:
@@ -204,8 +235,7 @@ def _bench(argv: list[str]) -> int:
     except ImportError as exc:
         if exc.name in ("fastws.bench", None):
             print(
-                "fastws bench: the benchmark module fastws.bench is not available in this installation "
-                f"({exc}).",
+                f"fastws bench: the benchmark module fastws.bench is not available in this installation ({exc}).",
                 file=sys.stderr,
             )
         else:
@@ -233,8 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         int: the exit status. ``0`` on success, including a server stopped with Ctrl-C (SIGINT)
         after a graceful shutdown; ``2`` for a usage error (no command, a bad MODULE:APP, uvicorn
-        missing, ``fastws.bench`` unavailable); ``3`` when the server did not start (the
-        address is in use, or the app's lifespan startup failed); ``fastws bench`` returns what ``fastws.bench.main`` returns. With one worker, a server
+        missing, ``--broker redis://...`` without redis-py, ``fastws.bench`` unavailable); ``3``
+        when the server did not start (the address is in use, or the app's lifespan startup
+        failed); ``fastws bench`` returns what ``fastws.bench.main`` returns. With one worker, a server
         stopped by SIGTERM shuts down gracefully and then ends by SIGTERM (exit status 143, or
         -15 as ``subprocess`` reports it), as plain uvicorn does, so this does not return; with
         ``--workers`` above 1, SIGTERM stops the workers and returns ``0``.

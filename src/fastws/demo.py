@@ -7,6 +7,15 @@ Routes:
   shows the echoes; two buttons send a JSON message (as text) and a binary message.
 * ``/ws`` (WebSocket): accepts, then echoes every text message as text and every binary message
   as bytes until the client goes away.
+* ``/chat/{room}`` (WebSocket; ``room`` is 1 to 64 of ``A-Z a-z 0-9 _ . -``): a chat room on
+  ``fastws.pubsub`` and ``fastws.broadcast``. Each text message from a client is published to the
+  room's channel; every member of the room, in every process on the same broker, receives it as
+  the JSON text ``{"type":"message","room":ROOM,"text":TEXT}``. On joining, a client first receives
+  ``{"type":"joined","room":ROOM,"pid":PID}`` (``PID`` is the serving process), once the room is
+  subscribed; after a lost broker connection, ``{"type":"gap","room":ROOM}`` (messages may have
+  been missed); when a message cannot be published, ``{"type":"error","detail":...}``. Each process
+  keeps one subscription per room with members and fans each message out with ``broadcast``
+  (policy: drop the oldest, 256 messages or 1 MiB queued per client).
 * anything else: HTTP 404 (a WebSocket handshake on another path is denied with HTTP 404 through
   the ASGI "WebSocket Denial Response" extension, or with HTTP 403 when the server lacks it);
   another method on ``/``: HTTP 405.
@@ -14,20 +23,37 @@ Routes:
   ``.complete`` events.
 
 Serve it with ``fastws serve`` (or ``uvicorn fastws.demo:app``) and open http://127.0.0.1:8000/.
-``make_app(websocket_class)`` builds the same app on another WebSocket class, e.g. the compiled
-or the pure-Python implementation loaded directly, which is how the tests use it.
+The chat's broker is ``memory://`` (one process) unless ``fastws serve --broker URL`` (or the
+environment variable ``FASTWS_BROKER``) names another, e.g. ``redis://127.0.0.1:6379`` for several
+workers or hosts. ``make_app(websocket_class, broker)`` builds the same app on another WebSocket
+class, e.g. the compiled or the pure-Python implementation loaded directly, which is how the tests
+use it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import os
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import fastws
+from fastws._codec import encode_json_text
+from fastws.broadcast import attached, broadcast
+from fastws.pubsub import BrokerUnavailable, Gap, Hub
 from fastws.websockets import WebSocket, WebSocketDisconnect
 
-__all__ = ["app", "make_app"]
+__all__ = ["BROKER_ENV", "app", "make_app"]
+
+#: The environment variable naming the chat's broker URL when ``make_app`` is given none
+#: (``fastws serve --broker URL`` sets it for its workers).
+BROKER_ENV = "FASTWS_BROKER"
+
+_ROOM = re.compile(r"/chat/([A-Za-z0-9_.\-]{1,64})")
+#: Per-client send queue of the chat: 256 messages or 1 MiB, dropping the oldest.
+_CHAT_QUEUE = {"max_messages": 256, "max_bytes": 1 << 20, "policy": "drop_oldest"}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,13 +71,13 @@ _PAGE = """<!doctype html>
   body { font: 15px/1.4 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
   form, .row { display: flex; gap: .5rem; margin: .5rem 0; }
   input[type=text] { flex: 1; padding: .3rem; }
-  #log { border: 1px solid #ccc; padding: .5rem; height: 20rem; overflow-y: auto;
+  #log, #chatlog { border: 1px solid #ccc; padding: .5rem; height: 14rem; overflow-y: auto;
          font-family: ui-monospace, monospace; white-space: pre-wrap; }
   .out { color: #05a; } .in { color: #070; } .sys { color: #888; }
 </style>
 </head>
 <body>
-<h1>fastws echo demo</h1>
+<h1>fastws demo: echo and chat rooms</h1>
 <p>fastws __VERSION__ &middot; WebSocket implementation: <b id="impl">__IMPL__</b> &middot;
 status: <b id="status">connecting</b></p>
 <form id="form">
@@ -64,6 +90,17 @@ status: <b id="status">connecting</b></p>
   <button type="button" id="reconnect">Reconnect</button>
 </div>
 <div id="log"></div>
+<h2>Chat</h2>
+<form id="chatjoin">
+  <input type="text" id="room" value="lobby" placeholder="room" autocomplete="off">
+  <button type="submit">Join room</button>
+  <span>room: <b id="chatstatus">not joined</b></span>
+</form>
+<form id="chatform">
+  <input type="text" id="chattext" placeholder="say something to the room" autocomplete="off">
+  <button type="submit">Send to room</button>
+</form>
+<div id="chatlog" class="log"></div>
 <script>
 "use strict";
 const log = document.getElementById("log");
@@ -125,6 +162,40 @@ document.getElementById("binary").addEventListener("click", () => {
 });
 document.getElementById("reconnect").addEventListener("click", connect);
 connect();
+
+const chatlog = document.getElementById("chatlog");
+const chatStatus = document.getElementById("chatstatus");
+let chat = null;
+function chatShow(kind, text) {
+  const line = document.createElement("div");
+  line.className = kind;
+  line.textContent = text;
+  chatlog.appendChild(line);
+  chatlog.scrollTop = chatlog.scrollHeight;
+}
+document.getElementById("chatjoin").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const room = document.getElementById("room").value.trim();
+  if (chat) { chat.close(1000, "leaving"); }
+  const base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
+  chat = new WebSocket(base + "/chat/" + encodeURIComponent(room));
+  chatStatus.textContent = "joining " + room;
+  chat.onclose = (ev) => { chatStatus.textContent = "left"; chatShow("sys", "left: code " + ev.code); };
+  chat.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.type === "joined") { chatStatus.textContent = m.room + " (server pid " + m.pid + ")"; }
+    else if (m.type === "message") { chatShow("in", m.text); }
+    else if (m.type === "gap") { chatShow("sys", "(connection to the broker was lost: messages may be missing)"); }
+    else { chatShow("sys", ev.data); }
+  };
+});
+document.getElementById("chatform").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = document.getElementById("chattext");
+  if (!chat || chat.readyState !== WebSocket.OPEN) { chatShow("sys", "join a room first"); return; }
+  chat.send(input.value);
+  input.value = "";
+});
 </script>
 </body>
 </html>
@@ -174,15 +245,115 @@ class _PlainTextResponse:
         await send({"type": prefix + "http.response.body", "body": body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Startup and shutdown have nothing to set up: acknowledge both, then return.
+async def _lifespan(receive: Receive, send: Send, chat: _Chat) -> None:
+    # Startup has nothing to set up (the chat's hub starts on first use); shutdown stops the
+    # chat's room tasks and closes its hub.
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await chat.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+class _Room:
+    # The members of one room in this process, and the task that feeds them from the hub.
+    __slots__ = ("channel", "joining", "members", "name", "ready", "task")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.channel = "fastws.demo.chat." + name
+        self.members: set[Any] = set()
+        self.joining = 0  # clients waiting for the room's subscription
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
+class _Chat:
+    """The chat rooms of one app in one process: one hub, one subscription per non-empty room.
+
+    A room's task lives while the room has members here: started by the first member, cancelled
+    and awaited when the last one leaves (or at lifespan shutdown).
+    """
+
+    def __init__(self, broker: str | None) -> None:
+        self.broker = broker
+        self.hub: Hub | None = None
+        self.rooms: dict[str, _Room] = {}
+
+    async def _hub(self) -> Hub:
+        if self.hub is None:
+            url = self.broker or os.environ.get(BROKER_ENV) or "memory://"
+            self.hub = Hub(url)
+        return await self.hub.start()
+
+    async def _feed(self, room: _Room) -> None:
+        hub = await self._hub()
+        async with hub.subscribe(room.channel) as items:
+            room.ready.set()
+            async for item in items:
+                if isinstance(item, Gap):
+                    item = encode_json_text({"type": "gap", "room": room.name})
+                await broadcast(tuple(room.members), item, **_CHAT_QUEUE)  # type: ignore[arg-type]
+
+    async def serve(self, websocket: Any, name: str) -> None:
+        await websocket.accept()
+        hub = await self._hub()
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = _Room(name)
+            room.task = asyncio.get_running_loop().create_task(self._feed(room))
+        room.joining += 1
+        async with attached(websocket):
+            try:
+                try:
+                    await room.ready.wait()
+                finally:
+                    room.joining -= 1
+                # "joined" is queued first, then the client is a member: it receives every
+                # message published from now on, after "joined".
+                joined = {"type": "joined", "room": name, "pid": os.getpid()}
+                await broadcast((websocket,), encode_json_text(joined), **_CHAT_QUEUE)  # type: ignore[arg-type]
+                room.members.add(websocket)
+                while True:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    text = message.get("text")
+                    if text is None:
+                        continue  # the chat is text only
+                    payload = encode_json_text({"type": "message", "room": name, "text": text})
+                    try:
+                        await hub.publish(room.channel, payload)
+                    except BrokerUnavailable as exc:
+                        error = {"type": "error", "detail": f"message not sent: {exc}"}
+                        await broadcast((websocket,), encode_json_text(error), **_CHAT_QUEUE)  # type: ignore[arg-type]
+            except WebSocketDisconnect:
+                return
+            finally:
+                await self._leave(room, websocket)
+
+    async def _leave(self, room: _Room, websocket: Any) -> None:
+        room.members.discard(websocket)
+        if not room.members and not room.joining and self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+            task = room.task
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        rooms = list(self.rooms.values())
+        self.rooms.clear()
+        for room in rooms:
+            if room.task is not None:
+                room.task.cancel()
+        await asyncio.gather(*(room.task for room in rooms if room.task is not None), return_exceptions=True)
+        if self.hub is not None:
+            hub, self.hub = self.hub, None
+            await hub.aclose()
 
 
 async def _echo(websocket: Any) -> None:
@@ -204,7 +375,7 @@ async def _echo(websocket: Any) -> None:
         return
 
 
-def make_app(websocket_class: type | None = None) -> ASGIApp:
+def make_app(websocket_class: type | None = None, broker: str | None = None) -> ASGIApp:
     """Build the demo ASGI app on a given WebSocket class.
 
     Args:
@@ -213,10 +384,14 @@ def make_app(websocket_class: type | None = None) -> ASGIApp:
             ``starlette.websockets.WebSocket`` API (``accept``, ``receive``, ``send_text``,
             ``send_bytes``, ``send_denial_response``). ``None`` means ``fastws.WebSocket``, i.e.
             the compiled class when it loaded, else the pure-Python twin.
+        broker (str | None): the chat's ``fastws.pubsub`` broker URL (``memory://`` or
+            ``redis://HOST:PORT``); ``None`` reads ``$FASTWS_BROKER`` when the first client joins
+            a room, else ``memory://``.
 
     Returns:
         ASGIApp: an ASGI 3 application ``async (scope, receive, send) -> None`` serving the routes
-        described in this module's docstring. It keeps no state between connections.
+        described in this module's docstring. Its only state is the chat's: the rooms with
+        members in this process and a hub, started on first use and closed at lifespan shutdown.
 
     Raises:
         Nothing when building. The returned app raises ``ValueError`` for a scope type other than
@@ -230,10 +405,11 @@ def make_app(websocket_class: type | None = None) -> ASGIApp:
     page = _PlainTextResponse(_render_page(_implementation_of(cls)), content_type="text/html; charset=utf-8")
     not_found = _PlainTextResponse("Not Found", status=404)
     not_allowed = _PlainTextResponse("Method Not Allowed", status=405, headers=[(b"allow", b"GET, HEAD")])
+    chat = _Chat(broker)
 
     async def demo_app(scope: Scope, receive: Receive, send: Send) -> None:
         """The demo ASGI app (see ``fastws.demo``): an HTML page on ``/``, a WebSocket echo on
-        ``/ws``, 404 elsewhere, and the lifespan protocol."""
+        ``/ws``, chat rooms on ``/chat/{room}``, 404 elsewhere, and the lifespan protocol."""
         scope_type = scope["type"]
         if scope_type == "http":
             if scope["path"] != "/":
@@ -244,12 +420,17 @@ def make_app(websocket_class: type | None = None) -> ASGIApp:
                 await not_allowed(scope, receive, send)
         elif scope_type == "websocket":
             websocket = cls(scope, receive, send)
-            if scope["path"] == "/ws":
+            path = scope["path"]
+            if path == "/ws":
                 await _echo(websocket)
+                return
+            room = _ROOM.fullmatch(path)
+            if room is not None:
+                await chat.serve(websocket, room.group(1))
             else:
                 await websocket.send_denial_response(not_found)
         elif scope_type == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, chat)
         else:
             raise ValueError(f"fastws.demo cannot handle an ASGI scope of type {scope_type!r}")
 

@@ -112,6 +112,14 @@ class BroadcastResult:
     dropped: int = 0
     closed: int = 0
 
+    def __add__(self, other: BroadcastResult) -> BroadcastResult:
+        """The field-wise sum, to total several broadcasts."""
+        if not isinstance(other, BroadcastResult):
+            return NotImplemented
+        return BroadcastResult(
+            self.delivered + other.delivered, self.dropped + other.dropped, self.closed + other.closed
+        )
+
 
 @dataclass(frozen=True)
 class Encoded:

@@ -1,0 +1,267 @@
+"""``fastws.broadcast``: encode once, bounded per-connection queues, slow-consumer policies, and
+sender tasks that never outlive their connection. Both implementations through ``impl``; the
+server side is in memory (a ``send`` whose speed each test controls), so timing is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from conftest import make_scope
+
+from fastws import broadcast as fanout
+from fastws.broadcast import BroadcastResult, Outbox, Policy, attached, broadcast, encode, outbox_of
+
+#: Upper bound for any one scenario (seconds).
+TIMEOUT = 10.0
+
+
+class Peer:
+    """The server side of one accepted connection: records what the app sends; ``gate`` (when
+    set) holds every ``websocket.send`` until it is set; ``fail`` makes sends raise OSError."""
+
+    def __init__(self, slow: bool = False) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.gate: asyncio.Event | None = asyncio.Event() if slow else None
+        self.fail = False
+        self.events: list[dict[str, Any]] = [{"type": "websocket.connect"}]
+
+    async def receive(self) -> dict[str, Any]:
+        assert self.events, "the test provided no more client events"
+        return self.events.pop(0)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.fail:
+            raise OSError("connection reset by peer")
+        if message["type"] == "websocket.send" and self.gate is not None:
+            await self.gate.wait()
+        self.sent.append(message)
+
+    @property
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.sent if m["type"] == "websocket.send" and "text" in m]
+
+    @property
+    def closes(self) -> list[int]:
+        return [m["code"] for m in self.sent if m["type"] == "websocket.close"]
+
+
+async def connect(impl: Any, slow: bool = False) -> tuple[Any, Peer]:
+    peer = Peer(slow)
+    websocket = impl.WebSocket(make_scope(), peer.receive, peer.send)
+    await websocket.accept()
+    return websocket, peer
+
+
+def run(scenario: Any) -> Any:
+    async def bounded() -> Any:
+        async with asyncio.timeout(TIMEOUT):
+            result = await scenario()
+        # No task of ours is left behind, whatever the scenario did.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert others == [], f"tasks outlived the scenario: {others}"
+        return result
+
+    return asyncio.run(bounded())
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_encode_once_text_bytes_json(impl: Any) -> None:
+    assert encode("héllo") == fanout.Encoded("héllo", None, 6)
+    assert encode(b"\x00\x01") == fanout.Encoded(None, b"\x00\x01", 2)
+    assert encode(bytearray(b"ab")).data == b"ab"
+    value = {"a": [1, 2.5, None], "é": "✓"}
+    encoded = encode(value)
+    assert encoded.text == impl.encode_json_text(value)
+    assert encoded.size == len(encoded.text.encode())
+    assert encode(encoded) is encoded
+    with pytest.raises(TypeError):
+        encode({"x": object()})
+
+
+def test_every_connection_gets_each_message_once_in_order(impl: Any) -> None:
+    async def scenario() -> None:
+        pairs = [await connect(impl) for _ in range(50)]
+        sockets = [ws for ws, _ in pairs]
+        for i in range(20):
+            result = await broadcast(sockets, f"m{i}")
+            assert result == BroadcastResult(delivered=50)
+        json_result = await broadcast(sockets, {"n": 1, "ok": True})
+        binary = await broadcast(sockets, b"\xff\x00")
+        assert json_result.delivered == binary.delivered == 50
+        for ws in sockets:
+            assert await outbox_of(ws).join(2.0)
+        for ws, peer in pairs:
+            assert peer.texts == [f"m{i}" for i in range(20)] + ['{"n":1,"ok":true}']
+            assert peer.sent[-1] == {"type": "websocket.send", "bytes": b"\xff\x00"}
+            assert outbox_of(ws).sent == 22
+            assert not outbox_of(ws).busy  # idle connection: no sender task
+
+    run(scenario)
+
+
+def test_json_is_byte_identical_to_send_json(impl: Any) -> None:
+    async def scenario() -> None:
+        (ws, peer), (ref, ref_peer) = await connect(impl), await connect(impl)
+        value = {"text": "naïve ☃", "n": [1, 2.5, -3], "nested": {"k": None}}
+        async with attached(ws):
+            await broadcast([ws], value)
+            await outbox_of(ws).join(2.0)
+        await ref.send_json(value)
+        assert peer.sent[-1] == ref_peer.sent[-1]
+        assert json.loads(peer.texts[-1]) == value
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "close", "wait"])
+def test_slow_consumer_policy_bounds_memory_and_spares_fast_clients(impl: Any, policy: str) -> None:
+    async def scenario() -> None:
+        fast = [await connect(impl) for _ in range(5)]
+        slow_ws, slow_peer = await connect(impl, slow=True)
+        sockets = [ws for ws, _ in fast] + [slow_ws]
+        slow_box = outbox_of(slow_ws)
+        totals = BroadcastResult()
+        started = time.perf_counter()
+        for i in range(200):
+            result = await broadcast(sockets, f"m{i:03d}", policy=policy, max_messages=8, max_bytes=4096, timeout=0.005)
+            totals = totals + result
+            # Memory of the slow connection stays bounded at every step.
+            assert slow_box.queued <= 8 and slow_box.queued_bytes <= 4096
+            await asyncio.sleep(0)  # let the senders run
+        elapsed = time.perf_counter() - started
+        await settle()
+        for ws, peer in fast:
+            assert await outbox_of(ws).join(2.0)
+            assert peer.texts == [f"m{i:03d}" for i in range(200)], "a fast client missed or reordered messages"
+        assert slow_peer.texts == []  # still stuck in its first send
+        if policy == "drop_oldest":
+            # 1 in flight + 8 queued; the other 191 were evicted, one per later broadcast.
+            assert totals == BroadcastResult(delivered=6 * 200, dropped=191)
+            assert elapsed < 2.0  # never waited on the slow client
+            slow_peer.gate.set()  # the client catches up: the newest 8 arrive, in order
+            assert await slow_box.join(2.0)
+            assert slow_peer.texts == ["m000"] + [f"m{i:03d}" for i in range(192, 200)]
+        elif policy == "close":
+            assert slow_peer.closes == [1013]
+            assert totals.delivered == 5 * 200 + 9 and totals.dropped == 0
+            assert totals.closed == 200 - 9  # closed once, then skipped as closed
+            assert slow_box.closed and not slow_box.busy
+        else:
+            # Each broadcast waited the 5 ms timeout for the slow client only, then skipped it.
+            assert totals == BroadcastResult(delivered=5 * 200 + 9, dropped=191)
+            slow_peer.gate.set()
+            assert await slow_box.join(2.0)
+            assert slow_peer.texts == [f"m{i:03d}" for i in range(9)]
+
+    run(scenario)
+
+
+def test_wait_policy_delivers_when_room_is_made_in_time(impl: Any) -> None:
+    async def scenario() -> None:
+        ws, peer = await connect(impl, slow=True)
+        async with attached(ws):
+            for i in range(3):  # one in flight, two queued: full
+                assert (await broadcast([ws], f"m{i}", max_messages=2)).delivered == 1
+            asyncio.get_running_loop().call_later(0.02, peer.gate.set)
+            result = await broadcast([ws], "m3", policy=Policy.WAIT, max_messages=2, timeout=2.0)
+            assert result == BroadcastResult(delivered=1)
+            assert await outbox_of(ws).join(2.0)
+        assert peer.texts == ["m0", "m1", "m2", "m3"]
+
+    run(scenario)
+
+
+def test_byte_bound_counts_utf8_payload_bytes(impl: Any) -> None:
+    async def scenario() -> None:
+        ws, peer = await connect(impl, slow=True)
+        box = outbox_of(ws)
+        async with attached(ws):
+            for _ in range(10):
+                await broadcast([ws], b"x" * 1000, max_messages=100, max_bytes=3000)
+                assert box.queued_bytes <= 3000
+            assert box.queued == 3 and box.dropped == 6  # 1 in flight, 3 queued, 6 evicted
+            # One message larger than the bound still goes through an empty queue.
+            peer.gate.set()
+            assert await box.join(2.0)
+            assert (await broadcast([ws], "é" * 5000, max_bytes=10)).delivered == 1
+            assert await box.join(2.0)
+        assert peer.texts[-1] == "é" * 5000
+
+    run(scenario)
+
+
+def test_gone_and_closed_connections_are_counted_not_raised(impl: Any) -> None:
+    async def scenario() -> None:
+        (ok, ok_peer), (gone, gone_peer), (closed, _) = [await connect(impl) for _ in range(3)]
+        await closed.close()
+        gone_peer.fail = True
+        result = await broadcast([ok, gone, closed], "one")
+        assert result == BroadcastResult(delivered=2, closed=1)
+        await settle()
+        assert outbox_of(gone).closed and not outbox_of(gone).busy  # the failed send ended the sender
+        result = await broadcast([ok, gone, closed], "two")
+        assert result == BroadcastResult(delivered=1, closed=2)
+        await outbox_of(ok).join(2.0)
+        assert ok_peer.texts == ["one", "two"]
+
+    run(scenario)
+
+
+def test_attached_cancels_a_stuck_sender_with_the_connection(impl: Any) -> None:
+    async def scenario() -> None:
+        ws, peer = await connect(impl, slow=True)
+
+        async def endpoint() -> None:
+            async with attached(ws) as box:
+                await broadcast([ws], "stuck")
+                await settle()  # the sender takes it and gets stuck sending it
+                await broadcast([ws], "queued")
+                assert box.busy and box.queued == 1
+                # the endpoint ends (the client left) while the send is stuck
+
+        await endpoint()
+        box = outbox_of(ws)
+        assert box.closed and not box.busy and box.queued == 0
+        assert (await broadcast([ws], "late")) == BroadcastResult(closed=1)
+        assert peer.texts == []
+
+    run(scenario)  # run() also asserts that no task is left
+
+
+def test_outbox_aclose_is_idempotent_and_bounds_are_checked(impl: Any) -> None:
+    async def scenario() -> None:
+        ws, _ = await connect(impl)
+        box = outbox_of(ws)
+        assert isinstance(box, Outbox) and outbox_of(ws) is box
+        await box.aclose()
+        await box.aclose()
+        with pytest.raises(ValueError, match="max_messages"):
+            await broadcast([ws], "x", max_messages=0)
+        with pytest.raises(ValueError):
+            await broadcast([ws], "x", policy="sometimes")
+
+    run(scenario)
+
+
+def test_starlette_websocket_works_too() -> None:
+    starlette_websockets = pytest.importorskip("starlette.websockets")
+
+    async def scenario() -> None:
+        peer = Peer()
+        ws = starlette_websockets.WebSocket(make_scope(), peer.receive, peer.send)
+        await ws.accept()
+        async with attached(ws):
+            assert (await broadcast([ws], {"a": 1})).delivered == 1
+            await outbox_of(ws).join(2.0)
+        assert peer.texts == ['{"a":1}']
+
+    run(scenario)

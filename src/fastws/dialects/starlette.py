@@ -1,0 +1,137 @@
+"""The Starlette dialect: ``starlette.websockets.WebSocket`` (1.10.0) on fastws's compiled core.
+
+``WebSocket`` behaves as Starlette's class (fastws's core already follows Starlette 1.10, see
+``fastws.websockets``); what this module adds is identity: when Starlette is importable, states are
+``starlette.websockets.WebSocketState`` members and errors are Starlette's own
+``WebSocketDisconnect``/``WebSocketDisconnected`` classes, so ``except
+starlette.websockets.WebSocketDisconnect`` in an app, a middleware or Starlette's ``TestClient``
+catches them. Without Starlette, fastws's look-alikes (same names and attributes) are used.
+
+``install()`` makes Starlette and FastAPI build this class everywhere they build a WebSocket.
+
+Source: the Starlette seed doc ("WebSockets") and ``starlette/websockets.py`` 1.10.0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastws import _types, _websocket
+from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+
+__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketDisconnected", "WebSocketState", "build", "install"]
+
+_starlette_websockets = import_optional("starlette.websockets")
+
+if _starlette_websockets is not None:
+    WebSocketState: Any = _starlette_websockets.WebSocketState
+    WebSocketDisconnect: Any = _starlette_websockets.WebSocketDisconnect
+    WebSocketDisconnected: Any = getattr(
+        _starlette_websockets, "WebSocketDisconnected", _types.WebSocketDisconnected
+    )
+    _ORIGINAL: Any = _starlette_websockets.WebSocket
+else:  # Starlette is not installed: fastws's look-alikes
+    WebSocketState = _types.WebSocketState
+    WebSocketDisconnect = _types.WebSocketDisconnect
+    WebSocketDisconnected = _types.WebSocketDisconnected
+    _ORIGINAL = None
+
+_STATES = tuple(WebSocketState[name] for name in ("CONNECTING", "CONNECTED", "DISCONNECTED", "RESPONSE"))
+
+
+def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+    # Starlette's messages (the core's default), with Starlette's own exception classes.
+    exc = _types.starlette_error(kind, a, b)
+    if kind == "disconnect":
+        return WebSocketDisconnect(a, b)  # type: ignore[no-any-return]
+    if isinstance(exc, _types.WebSocketDisconnected):
+        return WebSocketDisconnected(*exc.args)  # type: ignore[no-any-return]
+    return exc
+
+
+@cached_build
+def build(base: type) -> type:
+    """The Starlette dialect class over one core class.
+
+    Args:
+        base (type): ``fastws._websocket_c.WebSocket`` or ``fastws._websocket_py.WebSocket``.
+
+    Returns:
+        type: a subclass of ``base`` named ``WebSocket`` (one per base).
+    """
+
+    class WebSocket(base):  # type: ignore[valid-type,misc]
+        """``starlette.websockets.WebSocket`` (1.10.0) on fastws's core: same signature
+        ``WebSocket(scope, receive, send)``, methods, states and messages.
+
+        ``client_state``/``application_state`` are ``starlette.websockets.WebSocketState`` members;
+        the errors are ``starlette.websockets.WebSocketDisconnect`` (client gone, ``.code``,
+        ``.reason``), ``starlette.websockets.WebSocketDisconnected`` (use after close or before
+        accept, a ``RuntimeError``) and ``RuntimeError`` (protocol misuse), with Starlette's
+        messages. A message of the wrong kind raises ``fastws.UnexpectedMessageType``, a ``KeyError``
+        like Starlette's ``KeyError('text')``, with a message that says what arrived.
+
+        Without Starlette installed, fastws's look-alike classes of the same names are used.
+
+        Source: Starlette seed doc "WebSockets"; ``starlette/websockets.py`` 1.10.0.
+        """
+
+        _fastws_states = _STATES
+        _fastws_error = staticmethod(_error)
+
+    WebSocket.__module__ = __name__
+    WebSocket.__qualname__ = "WebSocket"
+    return WebSocket
+
+
+WebSocket: Any = build(_websocket.WebSocket)
+
+# Modules of Starlette and FastAPI that build or check WebSocket objects: install() imports them
+# first so their `WebSocket` global exists to be rebound.
+_MODULES = (
+    "starlette.websockets",
+    "starlette.routing",
+    "starlette.endpoints",
+    "starlette.middleware.exceptions",
+    "starlette._exception_handler",
+    "starlette.authentication",
+    "starlette.testclient",
+    "fastapi",
+    "fastapi.websockets",
+    "fastapi.routing",
+    "fastapi.dependencies.utils",
+    "fastapi.exception_handlers",
+    "fastapi.telemetry._api",
+)
+
+
+def install() -> list[str]:
+    """Make Starlette (and FastAPI, when installed) build fastws's ``WebSocket`` everywhere.
+
+    Imports Starlette's and FastAPI's modules that build or check WebSocket objects (routing,
+    endpoints, the exception middleware and handlers, authentication, the test client; FastAPI's
+    routing, dependency injection and re-exports), then rebinds every ``WebSocket`` global in
+    ``starlette.*``/``fastapi.*`` that is ``starlette.websockets.WebSocket`` to this dialect's class,
+    ``starlette.websockets.WebSocket`` included. Call it once, before the app is imported.
+
+    Idempotent: a second call changes nothing and returns ``[]``.
+
+    Limits: a module outside ``starlette``/``fastapi`` that imported ``starlette.websockets.WebSocket``
+    before the call keeps the original (use it for annotations only, or import after the call); a
+    subclass of Starlette's class defined before the call is not accelerated; FastAPI parameters
+    annotated with the original class are still recognised because FastAPI's check is rebound too.
+
+    Returns:
+        list[str]: the ``"module.name"`` globals rebound by this call.
+
+    Raises:
+        ImportError: Starlette is not installed.
+
+    Source: ``starlette/routing.py``, ``starlette/endpoints.py``, ``starlette/middleware/exceptions.py``
+    (1.10.0); ``fastapi/routing.py``, ``fastapi/dependencies/utils.py``.
+    """
+    if _ORIGINAL is None:
+        raise ImportError("fastws.dialects.starlette.install() needs Starlette installed")
+    for name in _MODULES:
+        import_optional(name)
+    return replace_everywhere(("starlette", "fastapi"), _ORIGINAL, WebSocket, ("WebSocket",))

@@ -52,8 +52,12 @@ __all__ = ["BROKER_ENV", "app", "make_app"]
 BROKER_ENV = "FASTWS_BROKER"
 
 _ROOM = re.compile(r"/chat/([A-Za-z0-9_.\-]{1,64})")
-#: Per-client send queue of the chat: 256 messages or 1 MiB, dropping the oldest.
-_CHAT_QUEUE = {"max_messages": 256, "max_bytes": 1 << 20, "policy": "drop_oldest"}
+
+
+async def _fan_out(members: Any, text: str | bytes) -> None:
+    # The chat's send queues: 256 messages or 1 MiB per client, dropping the oldest.
+    await broadcast(members, text, policy="drop_oldest", max_messages=256, max_bytes=1 << 20)
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -296,7 +300,7 @@ class _Chat:
             async for item in items:
                 if isinstance(item, Gap):
                     item = encode_json_text({"type": "gap", "room": room.name})
-                await broadcast(tuple(room.members), item, **_CHAT_QUEUE)  # type: ignore[arg-type]
+                await _fan_out(tuple(room.members), item)
 
     async def serve(self, websocket: Any, name: str) -> None:
         await websocket.accept()
@@ -315,7 +319,7 @@ class _Chat:
                 # "joined" is queued first, then the client is a member: it receives every
                 # message published from now on, after "joined".
                 joined = {"type": "joined", "room": name, "pid": os.getpid()}
-                await broadcast((websocket,), encode_json_text(joined), **_CHAT_QUEUE)  # type: ignore[arg-type]
+                await _fan_out((websocket,), encode_json_text(joined))
                 room.members.add(websocket)
                 while True:
                     message = await websocket.receive()
@@ -329,7 +333,7 @@ class _Chat:
                         await hub.publish(room.channel, payload)
                     except BrokerUnavailable as exc:
                         error = {"type": "error", "detail": f"message not sent: {exc}"}
-                        await broadcast((websocket,), encode_json_text(error), **_CHAT_QUEUE)  # type: ignore[arg-type]
+                        await _fan_out((websocket,), encode_json_text(error))
             except WebSocketDisconnect:
                 return
             finally:

@@ -111,6 +111,10 @@ class RedisBackend:
                 await pubsub.subscribe(self._control, *channels)
                 self._pubsub = pubsub
                 pending = set(channels)
+                # Channels wanted while we were connecting (their subscribe found no connection).
+                late = self._wanted.difference(channels)
+                if late:
+                    await pubsub.subscribe(*late)
                 reconnected = self.connects > 0
                 self.connects += 1
                 if not pending and reconnected:

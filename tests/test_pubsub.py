@@ -1,0 +1,349 @@
+"""``fastws.pubsub`` on ``memory://`` and on a real Redis, and the demo's chat rooms on top of it.
+
+Redis tests start their own ``redis-server`` on 127.0.0.1 and an ephemeral port (no persistence)
+and stop it at the end; they are skipped when the binary is not installed (``.ci/redis``
+installs it). The chat tests run ``fastws serve --broker URL`` as real uvicorn processes, on the
+compiled (``c``) and the pure-Python (``py``) implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import pytest
+
+from fastws.pubsub import BrokerUnavailable, Gap, Hub, backend_from_url
+
+#: Upper bound for one scenario (seconds).
+TIMEOUT = 20.0
+REDIS_SERVER = shutil.which("redis-server")
+needs_redis = pytest.mark.skipif(
+    REDIS_SERVER is None, reason="redis-server is not installed (apt-get install redis-server, or .ci/redis)"
+)
+BANNER = re.compile(r"on http://127\.0\.0\.1:(?P<port>\d+)/")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on 127.0.0.1: no RDB, no AOF; ``restart`` keeps the port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5.0)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server, or .ci/redis)")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def broker(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    return str(request.getfixturevalue("redis_server").url)
+
+
+def run(scenario: Any) -> Any:
+    """Run a scenario on a fresh loop, bounded in time; fail if any exception reached the loop's
+    handler (an exception that escaped a task) or a task was left running."""
+
+    async def bounded() -> Any:
+        escaped: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: escaped.append(context))
+        async with asyncio.timeout(TIMEOUT):
+            result = await scenario()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert others == [], f"tasks outlived the scenario: {others}"
+        assert escaped == [], f"exceptions escaped: {escaped}"
+        return result
+
+    return asyncio.run(bounded())
+
+
+async def take(subscription: Any, n: int, timeout: float = 5.0) -> list[Any]:
+    async with asyncio.timeout(timeout):
+        return [await anext(subscription) for _ in range(n)]
+
+
+def hub_for(url: str, **options: Any) -> Hub:
+    if url.startswith("redis"):
+        options.setdefault("backoff_initial", 0.02)
+        options.setdefault("backoff_max", 0.2)
+    return Hub(url, **options)
+
+
+# -- the hub ---------------------------------------------------------------------------------------
+def test_publish_reaches_every_subscriber_exactly_once_in_order(broker: str) -> None:
+    async def scenario() -> None:
+        async with hub_for(broker) as hub_a, hub_for(broker) as hub_b:
+            # With memory:// each hub is its own world; with Redis both processes' hubs share it.
+            publisher = hub_b if broker.startswith("redis") else hub_a
+            async with hub_a.subscribe("c") as one, hub_a.subscribe("c") as two, hub_a.subscribe("other") as other:
+                assert hub_a.subscribers("c") == 2
+                sent: list[Any] = [f"m{i}" for i in range(30)] + [b"\x00\xff", "ünï"]
+                for message in sent:
+                    await publisher.publish("c", message)
+                assert await take(one, len(sent)) == sent
+                assert await take(two, len(sent)) == sent
+                await publisher.publish("other", "x")
+                assert await take(other, 1) == ["x"]  # nothing else was queued for it
+                assert not one._items and not two._items
+
+    run(scenario)
+
+
+def test_unsubscribed_gets_nothing_and_close_ends_iteration(broker: str) -> None:
+    async def scenario() -> None:
+        hub = hub_for(broker)
+        async with hub:
+            async with hub.subscribe("c") as kept:
+                async with hub.subscribe("c") as left:
+                    pass
+                assert hub.subscribers("c") == 1
+                await hub.publish("c", "after")
+                assert await take(kept, 1) == ["after"]
+                assert not left._items
+                waiter = asyncio.ensure_future(anext(kept))
+                await asyncio.sleep(0.01)
+        # aclose of the hub (leaving `async with hub`) ended the pending read.
+        with pytest.raises(StopAsyncIteration):
+            await waiter
+        with pytest.raises(RuntimeError, match="closed"):
+            await hub.publish("c", "late")
+
+    run(scenario)
+
+
+def test_slow_subscriber_is_bounded_and_told_of_the_overflow(broker: str) -> None:
+    async def scenario() -> None:
+        async with hub_for(broker) as hub:
+            async with hub.subscribe("c", max_pending=4) as slow, hub.subscribe("c") as fast:
+                for i in range(10):
+                    await hub.publish("c", f"m{i}")
+                assert await take(fast, 10) == [f"m{i}" for i in range(10)]  # not held back
+                assert len(slow._items) == 4
+                assert await take(slow, 5) == [Gap("c", "overflow", 6), "m6", "m7", "m8", "m9"]
+
+    run(scenario)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown broker URL"):
+        backend_from_url("kafka://x")
+    with pytest.raises(ValueError, match="max_pending"):
+        Hub(max_pending=0)
+
+    async def scenario() -> None:
+        async with Hub() as hub:
+            with pytest.raises(TypeError, match="str or bytes"):
+                await hub.publish("c", {"not": "encoded"})  # type: ignore[arg-type]
+
+    run(scenario)
+
+
+@needs_redis
+def test_redis_restart_gap_then_delivery_resumes(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with hub_for(redis_server.url) as hub, hub_for(redis_server.url) as publisher:
+            async with hub.subscribe("c") as sub:
+                await publisher.publish("c", "before")
+                assert await take(sub, 1) == ["before"]
+                redis_server.stop()
+                with pytest.raises(BrokerUnavailable):
+                    await publisher.publish("c", "lost")
+                redis_server.start()
+                # The hub reconnected and resubscribed, then said that messages may be missing.
+                assert await take(sub, 1, timeout=10.0) == [Gap("c", "disconnected")]
+                await publisher.publish("c", "after")
+                assert await take(sub, 1) == ["after"]
+                assert hub._backend.connects == 2  # type: ignore[attr-defined]
+
+    run(scenario)
+
+
+# -- the demo's chat rooms on real uvicorn processes -----------------------------------------------
+@asynccontextmanager
+async def serve(broker: str, impl_name: str) -> AsyncIterator[int]:
+    """``fastws serve --broker BROKER --port 0`` as a child process; yields its port; SIGINT then
+    (bounded) kill on the way out; fails if it logged a traceback."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("FASTWS_NO_EXTENSIONS", None)
+    env.pop("FASTWS_BROKER", None)
+    if impl_name == "py":
+        env["FASTWS_NO_EXTENSIONS"] = "1"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "fastws",
+        "serve",
+        "--port",
+        "0",
+        "--broker",
+        broker,
+        "--log-level",
+        "warning",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    stderr = b""
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 15.0)).decode()
+        match = BANNER.search(line)
+        assert match is not None, f"no banner: {line!r}"
+        assert ("(python)" in line) == (impl_name == "py"), line
+        yield int(match["port"])
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                _, stderr = await asyncio.wait_for(process.communicate(), 5.0)
+            except asyncio.TimeoutError:
+                process.kill()
+                _, stderr = await process.communicate()
+    assert b"Traceback" not in stderr, stderr.decode(errors="replace")
+
+
+async def join(port: int, room: str) -> tuple[Any, int]:
+    from websockets.asyncio.client import connect
+
+    ws = await connect(f"ws://127.0.0.1:{port}/chat/{room}", open_timeout=5, close_timeout=2)
+    joined = json.loads(await asyncio.wait_for(ws.recv(), 5.0))
+    assert joined["type"] == "joined" and joined["room"] == room
+    return ws, joined["pid"]
+
+
+async def collect(ws: Any, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async with asyncio.timeout(timeout):
+        return [json.loads(await ws.recv()) for _ in range(count)]
+
+
+async def quiet(ws: Any, seconds: float = 0.3) -> None:
+    """Nothing more arrives within ``seconds`` (no duplicates)."""
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(ws.recv(), seconds)
+
+
+def chat_scenario(brokers: list[str], impl_name: str, redis_server: RedisServer | None = None) -> None:
+    async def scenario() -> None:
+        async with AsyncExitStack() as stack:
+            ports = [await stack.enter_async_context(serve(url, impl_name)) for url in brokers]
+            clients: list[Any] = []
+            pids: set[int] = set()
+            try:
+                for port in ports:
+                    for _ in range(3):
+                        ws, pid = await join(port, "room1")
+                        clients.append(ws)
+                        pids.add(pid)
+                bystander, _ = await join(ports[-1], "room2")
+                clients.append(bystander)
+                assert len(pids) == len(ports)  # one process per port
+                members = clients[:-1]
+                for k, ws in enumerate(members):
+                    await ws.send(f"hello {k}")
+                expected = Counter(f"hello {k}" for k in range(len(members)))
+                for ws in members:
+                    got = await collect(ws, len(members))
+                    assert Counter(m["text"] for m in got) == expected  # each exactly once
+                for ws in members:
+                    await quiet(ws, 0.2)
+                await quiet(bystander, 0.05)  # rooms are separate
+
+                if redis_server is not None:
+                    redis_server.restart()
+                    for ws in members:  # every member is told, on both processes
+                        assert (await collect(ws, 1, timeout=10.0))[0] == {"type": "gap", "room": "room1"}
+                    # Delivery resumes: publish (retrying while the publisher reconnects).
+                    for _ in range(50):
+                        await members[0].send("after restart")
+                        first = (await collect(members[0], 1))[0]
+                        if first["type"] == "message":
+                            break
+                        assert first["type"] == "error"
+                    for ws in members[1:]:
+                        assert (await collect(ws, 1))[0]["text"] == "after restart"
+                    for ws in members:
+                        await quiet(ws, 0.2)
+            finally:
+                for ws in clients:
+                    await ws.close()
+
+    run(scenario)
+
+
+@needs_redis
+def test_chat_two_workers_on_redis_exactly_once_and_survives_a_restart(impl: Any, redis_server: RedisServer) -> None:
+    chat_scenario([redis_server.url, redis_server.url], impl.name, redis_server)
+
+
+def test_chat_on_memory_broker_exactly_once(impl: Any) -> None:
+    chat_scenario(["memory://"], impl.name)

@@ -229,7 +229,7 @@ def test_redis_restart_gap_then_delivery_resumes(redis_server: RedisServer) -> N
 
 # -- the demo's chat rooms on real uvicorn processes -----------------------------------------------
 @asynccontextmanager
-async def serve(broker: str, impl_name: str) -> AsyncIterator[int]:
+async def serve(broker: str, impl_name: str, *extra: str) -> AsyncIterator[int]:
     """``fastws serve --broker BROKER --port 0`` as a child process; yields its port; SIGINT then
     (bounded) kill on the way out; fails if it logged a traceback."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -248,6 +248,7 @@ async def serve(broker: str, impl_name: str) -> AsyncIterator[int]:
         broker,
         "--log-level",
         "warning",
+        *extra,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -347,3 +348,45 @@ def test_chat_two_workers_on_redis_exactly_once_and_survives_a_restart(impl: Any
 
 def test_chat_on_memory_broker_exactly_once(impl: Any) -> None:
     chat_scenario(["memory://"], impl.name)
+
+
+@needs_redis
+def test_chat_serve_workers_2_on_redis_exactly_once(redis_server: RedisServer) -> None:
+    # `fastws serve --workers 2`: both workers share one listening socket, so the kernel decides
+    # which one accepts; clients connect until both workers have some (bounded).
+    async def scenario() -> None:
+        async with serve(redis_server.url, "c", "--workers", "2") as port:
+            by_pid: dict[int, list[Any]] = {}
+            try:
+                for _ in range(40):
+                    ws, pid = await join(port, "lobby")
+                    by_pid.setdefault(pid, []).append(ws)
+                    if len(by_pid) == 2 and all(len(v) >= 2 for v in by_pid.values()):
+                        break
+                if len(by_pid) < 2:
+                    pytest.skip("the kernel gave all 40 connections to one worker")
+                members = [ws for sockets in by_pid.values() for ws in sockets]
+                for k, ws in enumerate(members):
+                    await ws.send(f"w{k}")
+                expected = Counter(f"w{k}" for k in range(len(members)))
+                for ws in members:
+                    assert Counter(m["text"] for m in await collect(ws, len(members))) == expected
+                for ws in members:
+                    await quiet(ws, 0.1)
+            finally:
+                for sockets in by_pid.values():
+                    for ws in sockets:
+                        await ws.close()
+
+    run(scenario)
+
+
+def test_serve_rejects_an_unknown_broker_scheme(capsys: pytest.CaptureFixture[str]) -> None:
+    from fastws import cli
+
+    with pytest.raises(SystemExit) as caught:
+        cli.build_parser().parse_args(["serve", "--broker", "kafka://127.0.0.1"])
+    assert caught.value.code == 2
+    assert "invalid broker URL 'kafka://127.0.0.1'" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["serve", "--broker", "redis://127.0.0.1:6379/0"])
+    assert args.broker == "redis://127.0.0.1:6379/0"

@@ -91,3 +91,28 @@ def disconnect(code: int = 1000, reason: str | None = None) -> dict[str, Any]:
     if reason is not None:
         message["reason"] = reason
     return message
+
+
+def run_snippet(code: str, implementation: str, timeout: float = 60) -> str:
+    """Runs ``code`` in a fresh interpreter (``install()`` rebinds module globals for a whole
+    process, so it is tested out of the test process) with the given fastws implementation
+    (``"cython"`` or ``"python"``); asserts it exits 0 and returns its stdout."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    env.pop("FASTWS_NO_EXTENSIONS", None)
+    if implementation == "python":
+        env["FASTWS_NO_EXTENSIONS"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

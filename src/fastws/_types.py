@@ -182,8 +182,9 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
             other than ``"text"``/``"binary"``), ``"expected_connect"``, ``"expected_receive"``,
             ``"expected_send"``, ``"expected_accept"``, ``"expected_body"`` (the server delivered,
             or the app sent, an event of type ``a`` that the state does not allow), and
-            ``"disconnect"`` (the client is gone: ``a`` is the close code, ``b`` the reason;
-            code 1006 when the server's ``send`` failed with ``OSError``).
+            ``"disconnect"`` (the client sent ``websocket.disconnect``: ``a`` is the close code, ``b``
+            the reason), ``"send_failed"`` (the server's ``send`` raised ``OSError`` on an open
+            connection, which is being handled when the factory is called; ``a`` is 1006).
         a, b: the event type, or the close code and reason.
 
     Returns:
@@ -195,7 +196,7 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
 
     Source: ``starlette/websockets.py`` (1.10.0), messages included.
     """
-    if kind == "disconnect":
+    if kind == "disconnect" or kind == "send_failed":
         return WebSocketDisconnect(a, b)  # type: ignore[arg-type]
     if kind == "not_accepted":
         return WebSocketDisconnected(_NOT_ACCEPTED)

@@ -263,7 +263,7 @@ cdef class WebSocket:
         cdef dict cookies
         if self._cookies is None:
             cookies = {}
-            for header in (<Headers>self.headers).getlist("cookie"):
+            for header in (<Headers?>self.headers).getlist("cookie"):  # checked: a subclass may override headers
                 cookies.update(parse_cookie(header))
             self._cookies = cookies
         return self._cookies
@@ -810,7 +810,7 @@ cdef class _Op:
                 _propagate()
             except OSError:
                 self.ws._application = DISCONNECTED
-                raise self.ws._error("disconnect", 1006)
+                raise self.ws._error("send_failed", 1006)
         return _propagate()
 
     cdef PySendResult _drive(self, PySendResult status, PyObject* res, PyObject** presult) except PYGEN_ERROR:
@@ -966,7 +966,10 @@ cdef class _Op:
                 self.owner.finished = True
             if self.wrap and isinstance(exc, OSError):
                 self.ws._application = DISCONNECTED
-                raise self.ws._error("disconnect", 1006) from exc
+                error = self.ws._error("send_failed", 1006)
+                if error is exc:  # the dialect lets the OSError through
+                    raise
+                raise error from exc
             raise
         else:
             return yielded

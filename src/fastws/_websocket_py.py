@@ -364,7 +364,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 await self._send(message)
             except OSError:
                 self._application = _DISCONNECTED
-                raise self._error("disconnect", 1006)
+                raise self._error("send_failed", 1006)
         else:
             await self._send(message)
 
@@ -411,7 +411,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 await self._send(message)
             except OSError:
                 self._application = _DISCONNECTED
-                raise self._error("disconnect", 1006)
+                raise self._error("send_failed", 1006)
         else:
             await self._send(message)
 
@@ -565,7 +565,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send({"type": "websocket.send", "text": data})
         except OSError:
             self._application = _DISCONNECTED
-            raise self._error("disconnect", 1006)
+            raise self._error("send_failed", 1006)
 
     async def send_bytes(self, data: bytes) -> None:
         """Send one binary message.
@@ -583,7 +583,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send({"type": "websocket.send", "bytes": data})
         except OSError:
             self._application = _DISCONNECTED
-            raise self._error("disconnect", 1006)
+            raise self._error("send_failed", 1006)
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         """Send ``data`` as compact JSON, byte-identical to Starlette's
@@ -612,4 +612,4 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             await self._send(message)
         except OSError:
             self._application = _DISCONNECTED
-            raise self._error("disconnect", 1006)
+            raise self._error("send_failed", 1006)

@@ -42,7 +42,7 @@ _STATES = tuple(WebSocketState[name] for name in ("CONNECTING", "CONNECTED", "DI
 def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     # Starlette's messages (the core's default), with Starlette's own exception classes.
     exc = _types.starlette_error(kind, a, b)
-    if kind == "disconnect":
+    if kind == "disconnect" or kind == "send_failed":
         return WebSocketDisconnect(a, b)  # type: ignore[no-any-return]
     if isinstance(exc, _types.WebSocketDisconnected):
         return WebSocketDisconnected(*exc.args)  # type: ignore[no-any-return]

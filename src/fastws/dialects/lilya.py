@@ -1,0 +1,238 @@
+"""The Lilya dialect: ``lilya.websockets.WebSocket`` (0.29.0) on fastws's compiled core.
+
+Lilya's class is Starlette-shaped; what differs, and what this dialect reproduces:
+
+* state: ``lilya.enums.WebSocketState``, an ``IntEnum`` with CONNECTING, CONNECTED, DISCONNECTED;
+* errors: ``lilya.exceptions.WebSocketRuntimeError`` (a ``RuntimeError``) for every misuse, with
+  Lilya's messages, and ``lilya.websockets.WebSocketDisconnect`` (``.code``, ``.reason``);
+* a failing server ``send`` (``OSError``) propagates as it is, as in Lilya (Starlette turns it into
+  ``WebSocketDisconnect(1006)``);
+* ``headers``/``query_params`` are Lilya's multidicts (``lilya.datastructures.Header``/``QueryParam``);
+* ``add_cleanup(fn)``: callbacks run (and awaited when they return an awaitable) after ``close()``.
+
+Without Lilya installed, fastws's look-alikes of the same names are used (``WebSocketRuntimeError``,
+``WebSocketDisconnect``, a three-member ``WebSocketState`` IntEnum) and fastws's own multidicts.
+
+Source: the Lilya seed doc ("WebSockets") and ``lilya/websockets.py`` 0.29.0.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from fastws import _types, _websocket
+from fastws._datastructures import parse_cookie
+from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+
+__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketRuntimeError", "WebSocketState", "build", "install"]
+
+_lilya_websockets = import_optional("lilya.websockets")
+
+if _lilya_websockets is not None:
+    from lilya.datastructures import Header as _Header
+    from lilya.datastructures import QueryParam as _QueryParam
+    from lilya.enums import Event as _Event
+    from lilya.enums import WebSocketState
+    from lilya.exceptions import WebSocketRuntimeError
+
+    WebSocketDisconnect: Any = _lilya_websockets.WebSocketDisconnect
+    _ORIGINAL: Any = _lilya_websockets.WebSocket
+else:  # Lilya is not installed: look-alikes
+    _Header = _QueryParam = _Event = None
+    _ORIGINAL = None
+
+    class WebSocketState(enum.IntEnum):  # type: ignore[no-redef]
+        """State of one side of the connection (``lilya.enums.WebSocketState``)."""
+
+        CONNECTING = 0
+        CONNECTED = 1
+        DISCONNECTED = 2
+
+    class WebSocketRuntimeError(RuntimeError):  # type: ignore[no-redef]
+        """Misuse of a WebSocket (``lilya.exceptions.WebSocketRuntimeError``)."""
+
+    class WebSocketDisconnect(Exception):  # type: ignore[no-redef]
+        """The client disconnected (``lilya.websockets.WebSocketDisconnect``).
+
+        Args:
+            code (int): the close code; default 1000.
+            reason (str | None): the reason; ``None`` is stored as ``""``.
+        """
+
+        def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+            self.code = code
+            self.reason = reason or ""
+
+
+# Lilya has no RESPONSE state; fastws's is reported while a denial response is being sent (an
+# extension fastws supports and Lilya 0.29's class does not).
+_STATES = (
+    WebSocketState.CONNECTING,
+    WebSocketState.CONNECTED,
+    WebSocketState.DISCONNECTED,
+    _types.WebSocketState.RESPONSE,
+)
+
+
+def _event(message_type: Any) -> Any:
+    # Lilya's send_text/bytes/json and close send `lilya.enums.Event` members, whose repr has no
+    # quotes; fastws's send plain strings, so those two types are shown as Lilya's members would be
+    # (a raw `send()` of the same plain string in the wrong state is shown unquoted too).
+    if _Event is not None and type(message_type) is str and message_type in ("websocket.send", "websocket.close"):
+        return _Event(message_type)
+    return message_type
+
+
+def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+    # Lilya's classes and messages (lilya/websockets.py 0.29.0).
+    if kind == "expected_accept" or kind == "expected_send":
+        a = _event(a)
+    if kind == "disconnect":
+        return WebSocketDisconnect(a, b)  # type: ignore[no-any-return]
+    if kind == "send_failed":
+        return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Lilya lets it through
+    if kind == "expected_receive":
+        return WebSocketRuntimeError(
+            f'Expected ASGI message websocket.receive or "websocket.disconnect", but got {a!r}'
+        )
+    if kind == "expected_accept":
+        return WebSocketRuntimeError(f'Expected ASGI message "websocket.accept" or "websocket.close", but got {a!r}')
+    return WebSocketRuntimeError(*_types.starlette_error(kind, a, b).args)
+
+
+@cached_build
+def build(base: type) -> type:
+    """The Lilya dialect class over one core class.
+
+    Args:
+        base (type): ``fastws._websocket_c.WebSocket`` or ``fastws._websocket_py.WebSocket``.
+
+    Returns:
+        type: a subclass of ``base`` named ``WebSocket`` (one per base).
+    """
+
+    class WebSocket(base):  # type: ignore[valid-type,misc]
+        """``lilya.websockets.WebSocket`` (0.29.0) on fastws's core: ``WebSocket(scope, receive, send)``.
+
+        Methods as Starlette's (``accept(subprotocol, headers)``, ``receive_text/bytes/json(mode)``,
+        ``iter_text/bytes/json``, ``send_text/bytes/json(data, mode)``, ``close(code, reason)``, raw
+        ``receive``/``send``), with Lilya's state enum (``lilya.enums.WebSocketState``), Lilya's errors
+        (``WebSocketRuntimeError`` with Lilya's messages; ``WebSocketDisconnect`` with ``.code`` and
+        ``.reason``; a failing server ``send`` raises its ``OSError``), Lilya's multidict
+        ``headers``/``query_params`` and ``add_cleanup``.
+
+        Source: Lilya seed doc "WebSockets"; ``lilya/websockets.py`` 0.29.0.
+        """
+
+        _fastws_states = _STATES
+        _fastws_error = staticmethod(_error)
+
+        if _Header is not None:
+
+            @property
+            def headers(self) -> Any:
+                """lilya.datastructures.Header: the handshake headers, Lilya's multidict, built once."""
+                headers = self.__dict__.get("_lilya_headers")
+                if headers is None:
+                    headers = self.__dict__["_lilya_headers"] = _Header.ensure_header_instance(scope=self.scope)
+                return headers
+
+            @property
+            def query_params(self) -> Any:
+                """lilya.datastructures.QueryParam: the query string's parameters, Lilya's multidict."""
+                params = self.__dict__.get("_lilya_query_params")
+                if params is None:
+                    params = self.__dict__["_lilya_query_params"] = _QueryParam(self.scope["query_string"])
+                return params
+
+            @property
+            def cookies(self) -> dict[str, str]:
+                """dict[str, str]: the cookies of every ``Cookie`` header, built once."""
+                cookies = self.__dict__.get("_lilya_cookies")
+                if cookies is None:
+                    cookies = self.__dict__["_lilya_cookies"] = {}
+                    for name, value in self.scope.get("headers", ()):
+                        if name.lower() == b"cookie":
+                            cookies.update(parse_cookie(value.decode("latin-1")))
+                return cookies
+
+        def add_cleanup(self, fn: Callable[[], Any]) -> None:
+            """Register ``fn`` to run after ``close()`` (awaited when it returns an awaitable).
+
+            Args:
+                fn (Callable[[], Any]): the callback.
+            """
+            self.__dict__.setdefault("_cleanup_callbacks", []).append(fn)
+
+        def close(self, code: int = 1000, reason: str | None = None) -> Any:
+            """Close the connection (before accept: reject the handshake), then run the cleanup callbacks.
+
+            Args:
+                code (int): the close code (RFC 6455 section 7.4); default 1000.
+                reason (str | None): the close reason; ``None`` is sent as ``""``.
+
+            Raises:
+                WebSocketRuntimeError: the connection was already closed.
+            """
+            op = base.close(self, code, reason)
+            callbacks = self.__dict__.get("_cleanup_callbacks")
+            if not callbacks:
+                return op
+            return _close_then_cleanup(op, callbacks)
+
+    WebSocket.__module__ = __name__
+    WebSocket.__qualname__ = "WebSocket"
+    return WebSocket
+
+
+async def _close_then_cleanup(op: Any, callbacks: list[Callable[[], Any]]) -> None:
+    await op
+    for fn in callbacks:
+        result = fn()
+        if inspect.isawaitable(result):
+            await result
+
+
+WebSocket: Any = build(_websocket.WebSocket)
+
+_MODULES = (
+    "lilya.websockets",
+    "lilya.routing",
+    "lilya.routing.router",
+    "lilya.middleware.exceptions",
+    "lilya._internal._responses",
+    "lilya._internal._exception_handlers",
+    "lilya.dependencies",
+    "lilya.controllers",
+    "lilya.authentication",
+    "lilya.apps",
+)
+
+
+def install() -> list[str]:
+    """Make Lilya build fastws's ``WebSocket`` everywhere it builds one.
+
+    Imports Lilya's modules that build or check WebSocket objects (routing, controllers, the
+    exception middleware and handlers, responses, dependencies, authentication, apps), then
+    rebinds every ``WebSocket`` global in ``lilya.*`` that is ``lilya.websockets.WebSocket`` to this
+    dialect's class. Call it once, before the app is imported. Idempotent (a second call returns
+    ``[]``).
+
+    Limits: modules outside ``lilya`` that imported the class before the call keep it; Lilya-only
+    extras of its ``Connection`` base beyond the documented WebSocket API are not provided.
+
+    Returns:
+        list[str]: the ``"module.name"`` globals rebound by this call.
+
+    Raises:
+        ImportError: Lilya is not installed.
+    """
+    if _ORIGINAL is None:
+        raise ImportError("fastws.dialects.lilya.install() needs Lilya installed")
+    for name in _MODULES:
+        import_optional(name)
+    return replace_everywhere(("lilya",), _ORIGINAL, WebSocket, ("WebSocket",))

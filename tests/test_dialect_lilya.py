@@ -1,0 +1,146 @@
+"""fastws.dialects.lilya against lilya.websockets.WebSocket 0.29.0: the scripted conversations of
+``dialect_scripts`` give the same results, exceptions (Lilya's own classes and messages), states
+(Lilya's IntEnum) and sent messages on both implementations; plus Lilya's extras."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+pytest.importorskip("lilya")
+
+import lilya.websockets as lw  # noqa: E402
+from dialect_harness import CONNECT, Server, assert_same, converse, text  # noqa: E402
+from dialect_scripts import SCRIPTS, call, states  # noqa: E402
+from lilya.datastructures import Header, QueryParam  # noqa: E402
+from lilya.enums import WebSocketState  # noqa: E402
+from lilya.exceptions import WebSocketRuntimeError  # noqa: E402
+
+from fastws.dialects import lilya as dialect  # noqa: E402
+
+SCOPE = {
+    "type": "websocket",
+    "path": "/ws",
+    "query_string": b"a=1&a=2&b=x",
+    "headers": [(b"host", b"h"), (b"cookie", b"k=v; s=t"), (b"x-m", b"1"), (b"x-m", b"2")],
+    "path_params": {"room": "r"},
+}
+
+
+@pytest.fixture
+def cls(impl: Any) -> Any:
+    return dialect.build(impl.WebSocket)
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_scripted_conversation(cls: Any, name: str) -> None:
+    events, steps = SCRIPTS[name]
+    assert_same(
+        lambda server: lw.WebSocket(dict(SCOPE), server.receive, server.send),
+        lambda server: cls(dict(SCOPE), server.receive, server.send),
+        events,
+        steps,
+    )
+
+
+def test_states_and_errors_are_lilyas(cls: Any) -> None:
+    results, _ = converse(
+        lambda server: cls(dict(SCOPE), server.receive, server.send),
+        [CONNECT, text("x")],
+        [states, call("receive_text"), call("accept"), states],
+    )
+    assert results[0] == ("ok", [(WebSocketState, "CONNECTING")] * 2)
+    assert results[1][1][0] is WebSocketRuntimeError
+    assert results[3] == ("ok", [(WebSocketState, "CONNECTED")] * 2)
+
+
+def test_connection_info_uses_lilyas_multidicts(cls: Any) -> None:
+    server = Server([])
+    ours = cls(dict(SCOPE), server.receive, server.send)
+    theirs = lw.WebSocket(dict(SCOPE), server.receive, server.send)
+    assert type(ours.headers) is Header and type(ours.query_params) is QueryParam
+    assert ours.headers.getall("x-m") == theirs.headers.getall("x-m") == ["1", "2"]
+    assert ours.query_params.getall("a") == theirs.query_params.getall("a")
+    assert ours.cookies == theirs.cookies == {"k": "v", "s": "t"}
+    assert ours.path_params == theirs.path_params == {"room": "r"}
+    assert str(ours.url) == str(theirs.url)
+
+
+def test_failing_send_raises_the_oserror_as_lilya(cls: Any) -> None:
+    async def main(make: Any) -> str:
+        async def receive() -> Any:
+            return CONNECT
+
+        async def send(message: Any) -> None:
+            if message["type"] == "websocket.send":
+                raise ConnectionResetError("gone")
+
+        ws = make(dict(SCOPE), receive, send)
+        await ws.accept()
+        with pytest.raises(ConnectionResetError):
+            await ws.send_json({"a": 1})
+        return ws.application_state.name
+
+    # Lilya keeps the state CONNECTED after a failed send; fastws marks it DISCONNECTED (as
+    # Starlette does), so a later send raises "Cannot call "send" once a close message..." (docs/dialects.md).
+    assert asyncio.run(main(lw.WebSocket)) == "CONNECTED"
+    assert asyncio.run(main(cls)) == "DISCONNECTED"
+
+
+def test_cleanup_callbacks_run_after_close(cls: Any) -> None:
+    async def main(make: Any) -> list[Any]:
+        server = Server([CONNECT])
+        ws = make(dict(SCOPE), server.receive, server.send)
+        ran: list[Any] = []
+
+        async def later() -> None:
+            ran.append(("async", len(server.sent)))
+
+        ws.add_cleanup(lambda: ran.append(("sync", len(server.sent))))
+        ws.add_cleanup(later)
+        await ws.accept()
+        await ws.close(1001)
+        return ran
+
+    assert asyncio.run(main(cls)) == asyncio.run(main(lw.WebSocket)) == [("sync", 2), ("async", 2)]
+
+
+LILYA_APP = """
+import fastws, fastws.dialects.lilya as dialect
+assert dialect.install() and dialect.install() == []
+from lilya.apps import Lilya
+from lilya.routing import WebSocketPath
+from lilya.testclient import TestClient
+from lilya.websockets import WebSocket, WebSocketDisconnect
+
+seen = []
+
+async def echo(websocket: WebSocket) -> None:
+    seen.append(type(websocket))
+    await websocket.accept()
+    try:
+        while True:
+            data = await websocket.receive_json()
+            await websocket.send_json({"echo": data, "room": websocket.path_params["room"]})
+    except WebSocketDisconnect as exc:
+        seen.append(exc.code)
+
+app = Lilya(routes=[WebSocketPath("/ws/{room}", echo)])
+with TestClient(app) as client:
+    with client.websocket_connect("/ws/lobby") as ws:
+        ws.send_json({"n": 1})
+        assert ws.receive_json() == {"echo": {"n": 1}, "room": "lobby"}
+assert seen == [dialect.WebSocket, 1000], seen
+print("OK", fastws.IMPLEMENTATION)
+"""
+
+
+@pytest.mark.parametrize("implementation", ["cython", "python"])
+def test_install_serves_a_lilya_app(implementation: str, request: pytest.FixtureRequest) -> None:
+    if implementation == "cython" and request.config.getoption("--no-c-extensions"):
+        pytest.skip("needs the compiled extension (--no-c-extensions)")
+    from dialect_harness import run_snippet
+
+    assert run_snippet(LILYA_APP, implementation).split()[-2:] == ["OK", implementation]

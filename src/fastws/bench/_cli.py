@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suites = parser.add_argument_group("suites")
     suites.add_argument("--e2e", action="store_true", help="run the end-to-end suite (uvicorn servers, loopback)")
-    suites.add_argument("--micro", action="store_true", help="with --e2e: run the micro suite too")
+    suites.add_argument("--micro", action="store_true", help="with --e2e or --broadcast: run the micro suite too")
+    suites.add_argument(
+        "--broadcast",
+        action="store_true",
+        help="run the broadcast suite (fastws.broadcast vs a Starlette send_text loop, in memory)",
+    )
     suites.add_argument("--list", action="store_true", help="list the micro operations and exit")
     suites.add_argument(
         "--quick", action="store_true", help="a tiny run to check that everything works (numbers are rough)"
@@ -82,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="load client (default: first of picows, aiohttp, websockets)",
     )
     e2e.add_argument("--no-pin", action="store_true", help="do not pin the servers and the client to separate CPUs")
+    fan = parser.add_argument_group("broadcast suite")
+    fan.add_argument("--broadcast-connections", type=_positive_int, default=1000, help="connections (default 1000)")
+    fan.add_argument("--broadcast-rounds", type=_positive_int, help="interleaved rounds (default 15; quick 2)")
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE ('-' for stdout)")
     output.add_argument("--plot", metavar="FILE.png", help="draw the ratios as bar charts (needs matplotlib)")
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"  {line}", file=sys.stderr, flush=True)
 
-    run_micro = not args.e2e or args.micro
+    run_micro = not (args.e2e or args.broadcast) or args.micro
     document: dict[str, Any] = {"schema": "fastws-bench/1", "environment": _report.environment()}
     print(_report.format_header(document["environment"]))
     print()
@@ -163,6 +171,17 @@ def main(argv: list[str] | None = None) -> int:
                 progress=progress,
             )
             print(_report.format_micro(document["micro"]))
+            print()
+        if args.broadcast:
+            from fastws.bench._broadcast import format_broadcast, run_broadcast
+
+            document["broadcast"] = run_broadcast(
+                connections=args.broadcast_connections,
+                messages=5 if args.quick else 20,
+                rounds=args.broadcast_rounds or (2 if args.quick else 15),
+                progress=progress,
+            )
+            print(format_broadcast(document["broadcast"]))
             print()
         if args.e2e:
             from fastws.bench._e2e import run_e2e

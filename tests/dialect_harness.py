@@ -93,10 +93,11 @@ def disconnect(code: int = 1000, reason: str | None = None) -> dict[str, Any]:
     return message
 
 
-def run_snippet(code: str, implementation: str, timeout: float = 60) -> str:
+def run_snippet(code: str, implementation: str, timeout: float = 60, warnings: Sequence[str] = ()) -> str:
     """Runs ``code`` in a fresh interpreter (``install()`` rebinds module globals for a whole
     process, so it is tested out of the test process) with the given fastws implementation
-    (``"cython"`` or ``"python"``); asserts it exits 0 and returns its stdout."""
+    (``"cython"`` or ``"python"``), warnings as errors except the ``warnings`` filters given (``-W``
+    syntax); asserts it exits 0 and returns its stdout."""
     import os
     import subprocess
     import sys
@@ -107,7 +108,7 @@ def run_snippet(code: str, implementation: str, timeout: float = 60) -> str:
     if implementation == "python":
         env["FASTWS_NO_EXTENSIONS"] = "1"
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
+        [sys.executable, "-W", "error", *(arg for spec in warnings for arg in ("-W", spec)), "-c", code],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -39,6 +39,8 @@ class Peer:
             raise OSError("connection reset by peer")
         if message["type"] == "websocket.send" and self.gate is not None:
             await self.gate.wait()
+            if self.fail:
+                raise OSError("connection reset by peer")
         self.sent.append(message)
 
     @property
@@ -205,7 +207,7 @@ def test_gone_and_closed_connections_are_counted_not_raised(impl: Any) -> None:
         await closed.close()
         gone_peer.fail = True
         result = await broadcast([ok, gone, closed], "one")
-        assert result == BroadcastResult(delivered=2, closed=1)
+        assert result == BroadcastResult(delivered=1, closed=2)  # the send to `gone` failed at once
         await settle()
         assert outbox_of(gone).closed and not outbox_of(gone).busy  # the failed send ended the sender
         result = await broadcast([ok, gone, closed], "two")
@@ -263,5 +265,22 @@ def test_starlette_websocket_works_too() -> None:
             assert (await broadcast([ws], {"a": 1})).delivered == 1
             await outbox_of(ws).join(2.0)
         assert peer.texts == ['{"a":1}']
+
+    run(scenario)
+
+
+def test_a_send_that_fails_after_suspending_ends_the_sender(impl: Any) -> None:
+    async def scenario() -> None:
+        (ws, peer), (other, other_peer) = await connect(impl, slow=True), await connect(impl)
+        for i in range(3):
+            assert (await broadcast([ws, other], f"m{i}")).delivered == 2
+        box = outbox_of(ws)
+        assert box.busy and box.queued == 2  # m0 in flight (suspended), m1 and m2 queued
+        peer.fail = True
+        peer.gate.set()  # the in-flight send resumes and fails: the client is gone
+        assert await box.join(2.0)
+        assert box.closed and box.queued == 0 and box.dropped == 2 and box.sent == 0
+        assert (await broadcast([ws, other], "late")) == BroadcastResult(delivered=1, closed=1)
+        assert other_peer.texts == ["m0", "m1", "m2", "late"]
 
     run(scenario)

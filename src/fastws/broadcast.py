@@ -17,9 +17,12 @@ consumer*, and the ``policy`` decides what happens to it:
 Lifetime of the queue and its sender task
 -----------------------------------------
 The outbox lives in the connection's ASGI scope (``scope["fastws.outbox"]``), so it is created on
-the first broadcast to that connection and is garbage with the scope. Its sender task exists only
-while messages are queued: it is started when the queue goes from empty to non-empty and returns
-as soon as the queue is empty again, so an idle connection costs no task. The task also ends, and
+the first broadcast to that connection and is garbage with the scope. Its sender exists only
+while messages are queued: it starts when the queue goes from empty to non-empty and returns as
+soon as the queue is empty again, so an idle connection costs no task. When nothing is queued or
+in flight, ``broadcast`` starts the send inline: a send the server completes at once needs no task
+at all; only a send that suspends (the transport applies backpressure) continues in a sender task,
+which then sends whatever was queued meanwhile. The task also ends, and
 the queue is discarded, when a send fails (the client went away: ``WebSocketDisconnect``; the
 connection was closed: ``WebSocketDisconnected``/``RuntimeError``), when the slow-consumer policy
 closes the connection, and when the outbox is closed with ``Outbox.aclose()``.
@@ -46,7 +49,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +82,8 @@ DEFAULT_MAX_BYTES = 1 << 20
 DEFAULT_TIMEOUT = 1.0
 
 _SCOPE_KEY = "fastws.outbox"
+# What a send raises once the connection is gone or closed: the sender stops, the outbox closes.
+_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
 _CONNECTED = WebSocketState.CONNECTED
 _DISCONNECTED = WebSocketState.DISCONNECTED
 
@@ -219,11 +224,30 @@ class Outbox:
         queue = self._queue
         return not queue or (len(queue) < max_messages and self.queued_bytes + message.size <= max_bytes)
 
-    def _append(self, message: Encoded) -> None:
-        self._queue.append(message)
-        self.queued_bytes += message.size
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._drain())
+    def _append(self, message: Encoded) -> bool:
+        # Queue `message`, or send it at once when nothing is queued or in flight. False when the
+        # connection failed on the spot (the outbox is then closed).
+        if self._task is not None or self._queue:
+            self._queue.append(message)
+            self.queued_bytes += message.size
+            return True
+        # Nothing queued, no sender: start the send inline. A send the server completes at once
+        # (the usual case: the transport takes the frame) costs no task and no trip through the
+        # event loop; a send that suspends (backpressure) continues in a sender task, so a slow
+        # connection never holds up the caller or the other connections.
+        ws = self.websocket
+        send = ws.send_text(message.text) if message.text is not None else ws.send_bytes(message.data)
+        try:
+            awaited = send.send(None)
+        except StopIteration:
+            self.sent += 1
+            return True
+        except _GONE:
+            self.closed = True
+            self._discard()
+            return False
+        self._task = asyncio.get_running_loop().create_task(self._drain(send, awaited))
+        return True
 
     async def put(
         self,
@@ -255,15 +279,14 @@ class Outbox:
             self._discard()
             return BroadcastResult(closed=1)
         if self._fits(message, max_messages, max_bytes):
-            self._append(message)
-            return BroadcastResult(delivered=1)
+            return BroadcastResult(delivered=1) if self._append(message) else BroadcastResult(closed=1)
         if policy is Policy.DROP_OLDEST:
             evicted = 0
             while not self._fits(message, max_messages, max_bytes):
                 self.queued_bytes -= self._queue.popleft().size
                 evicted += 1
             self.dropped += evicted
-            self._append(message)
+            self._append(message)  # queued: a sender is running
             return BroadcastResult(delivered=1, dropped=evicted)
         if policy is Policy.CLOSE:
             await self._close_slow(timeout)
@@ -284,17 +307,24 @@ class Outbox:
         if self.closed:
             return BroadcastResult(closed=1)
         if self._fits(message, max_messages, max_bytes):
-            self._append(message)
-            return BroadcastResult(delivered=1)
+            return BroadcastResult(delivered=1) if self._append(message) else BroadcastResult(closed=1)
         self.dropped += 1
         return BroadcastResult(dropped=1)
 
-    async def _drain(self) -> None:
-        # The sender: send queued messages in order; return when the queue is empty or the
-        # connection is gone (then the queue is discarded and the outbox closed).
+    async def _drain(self, in_flight: Coroutine[Any, Any, None] | None = None, awaited: Any = None) -> None:
+        # The sender: finish the send `_append` started inline (if any), then send queued messages
+        # in order; return when the queue is empty or the connection is gone (then the queue is
+        # discarded and the outbox closed).
         queue = self._queue
         ws = self.websocket
         try:
+            if in_flight is not None:
+                await _Continue(in_flight, awaited)
+                self.sent += 1
+                room = self._room
+                if room is not None:
+                    self._room = None
+                    room.set()
             while queue:
                 # Taken off the queue before the send: the bounds count what waits, and at most
                 # one more message is in flight.
@@ -309,7 +339,7 @@ class Outbox:
                 if room is not None:
                     self._room = None
                     room.set()
-        except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+        except _GONE:
             self._task = None
             self.closed = True
             self._discard()
@@ -368,6 +398,39 @@ class Outbox:
             return True
         done, _ = await asyncio.wait({task}, timeout=timeout)
         return bool(done) and self._task is None
+
+
+class _Continue:
+    # Awaitable that carries on a coroutine already started by hand (see Outbox._append and _drain): it
+    # yields what the coroutine last yielded (the future it waits on, already marked as blocking,
+    # or None for a bare yield) to the task running it, and passes every result, exception and
+    # cancellation back into the coroutine, as awaiting it from the start would have.
+    __slots__ = ("awaited", "coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], awaited: Any) -> None:
+        self.coro = coro
+        self.awaited = awaited
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self.coro
+        awaited = self.awaited
+        self.awaited = None
+        while True:
+            try:
+                sent = yield awaited
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    awaited = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    awaited = coro.send(sent)
+                except StopIteration:
+                    return
 
 
 def outbox_of(websocket: Any) -> Outbox:
@@ -450,8 +513,10 @@ async def broadcast(
         outbox = target if isinstance(target, Outbox) else outbox_of(target)
         # The common case (room in the queue) is settled here, without a coroutine per connection.
         if not outbox.closed and outbox._fits(encoded, max_messages, max_bytes) and outbox._open():
-            outbox._append(encoded)
-            delivered += 1
+            if outbox._append(encoded):
+                delivered += 1
+            else:
+                closed += 1
         else:
             slow.append(
                 outbox.put(encoded, policy=policy, max_messages=max_messages, max_bytes=max_bytes, timeout=timeout)

@@ -16,8 +16,9 @@ every connection has sent it (a sender task per connection and message for ``fas
 checks that each connection got every message. Rounds interleave the variants in a rotating
 order; the figure is the median over rounds of messages delivered per second (connections x
 messages / seconds). Memory is ``tracemalloc``'s count of the bytes allocated by building and
-accepting the connections and giving each one its send queue (fastws) and one queued message,
-divided by the number of connections. Garbage collection is off while a round is timed.
+accepting the connections and (fastws) the send queue that their first broadcast gives each of
+them, divided by the number of connections; what a queued message adds is one queue slot per
+connection, the payload being shared. Garbage collection is off while a round is timed.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ async def _round(fan_out: Any, sockets: list[Any], counter: _Counter, messages: 
 
 
 async def _memory_per_connection(cls: Any, style: str, payload: Any, n: int) -> float:
-    # Bytes allocated per connection: the connection, accepted, plus (fastws) its send queue with
-    # one message queued. Measured with tracemalloc, whose bookkeeping slows everything down, so
+    # Bytes allocated per connection: the connection, accepted, plus (fastws) the send queue its
+    # first broadcast creates. Measured with tracemalloc, whose bookkeeping slows everything down, so
     # never in the same pass as the timing.
     counter = _Counter()
     gc.collect()
@@ -137,7 +138,7 @@ async def _memory_per_connection(cls: Any, style: str, payload: Any, n: int) -> 
         if style == "broadcast":
             from fastws.broadcast import broadcast, outbox_of
 
-            await broadcast(sockets, payload)  # queued, not yet sent: the sender tasks are pending
+            await broadcast(sockets, payload)  # creates every connection's outbox
             held = tracemalloc.get_traced_memory()[0] - before
             for ws in sockets:
                 await outbox_of(ws).aclose()

@@ -12,6 +12,7 @@ __all__ = [
     "CloseCode",
     "STATES",
     "as_state",
+    "mismatch_error",
     "starlette_error",
     "UnexpectedMessageType",
     "WebSocketDisconnect",
@@ -220,3 +221,24 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
     if kind == "expected_body":
         return RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {a!r}')
     raise ValueError(f"Unknown WebSocket failure kind {kind!r}")
+
+
+def mismatch_error(expected: str, message: object) -> object:
+    """What ``receive_text``/``receive_bytes``/``receive_json``/``iter_*`` give when a message of the
+    other kind arrives: by default, raise ``UnexpectedMessageType``.
+
+    Both twins call ``type(self)._fastws_mismatch(expected, message)`` in that case only (never on
+    the per-message path); a dialect whose framework converts instead (MicroPie decodes bytes as
+    text and encodes text as bytes) returns the converted payload.
+
+    Args:
+        expected (str): ``"text"`` or ``"bytes"``, the ASGI key that was wanted.
+        message (Mapping): the ``websocket.receive`` event that arrived.
+
+    Returns:
+        object: the payload to use in place of the missing one (never, here).
+
+    Raises:
+        UnexpectedMessageType: always (a ``KeyError``, as Starlette's ``KeyError('text')``).
+    """
+    raise UnexpectedMessageType(expected, message)

@@ -19,7 +19,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from fastws import _connection
 from fastws._codec_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
-from fastws._types import STATES, UnexpectedMessageType, as_state, starlette_error
+from fastws._types import STATES, as_state, mismatch_error, starlette_error
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -61,17 +61,20 @@ cdef inline object _get(object message, str key):
     return message.get(key)
 
 
-cdef inline object _text_of(object message):
+cdef inline object _text_of(object message, WebSocket ws):
+    # The text of a received message; without one, what the class's dialect makes of the message
+    # (fastws and Starlette: a KeyError that says what arrived).
     text = _get(message, "text")
     if text is None:
-        raise UnexpectedMessageType("text", message)
+        return type(ws)._fastws_mismatch("text", message)
     return text
 
 
-cdef inline object _bytes_of(object message):
+cdef inline object _bytes_of(object message, WebSocket ws):
+    # The payload of a received message; without one, as _text_of.
     data = _get(message, "bytes")
     if data is None:
-        raise UnexpectedMessageType("bytes", message)
+        return type(ws)._fastws_mismatch("bytes", message)
     return data
 
 
@@ -125,10 +128,12 @@ cdef class WebSocket:
     __class_getitem__ = classmethod(GenericAlias)
 
     # What the class speaks (see fastws._types.starlette_error): the state enum members by their
-    # number, and the factory of every exception raised. Read only when a state is read or an
+    # number, the factory of every exception raised, and what a message of the other kind
+    # (text for receive_bytes, bytes for receive_text) gives. Read only when a state is read or an
     # exception raised, so a dialect subclass costs nothing on the per-message path.
     _fastws_states = STATES
     _fastws_error = starlette_error
+    _fastws_mismatch = mismatch_error
 
     def __init__(self, scope, receive=None, send=None):
         assert scope["type"] == "websocket", f"Expected an ASGI scope of type 'websocket', got {scope['type']!r}"
@@ -788,18 +793,18 @@ cdef class _Op:
                 self.owner.finished = True
                 raise StopAsyncIteration
             if kind == K_ITER_BYTES:
-                return _bytes_of(message)
+                return _bytes_of(message, ws)
             if kind == K_ITER_JSON:
-                return decode_json_text(_text_of(message))
-            return _text_of(message)
+                return decode_json_text(_text_of(message, ws))
+            return _text_of(message, ws)
         message = ws._after_receive(value, self.state, True)
         if kind == K_TEXT:
-            return _text_of(message)
+            return _text_of(message, ws)
         if kind == K_BYTES:
-            return _bytes_of(message)
+            return _bytes_of(message, ws)
         if self.a == "text":
-            return decode_json_text(_text_of(message))
-        return decode_json_bytes(_bytes_of(message))
+            return decode_json_text(_text_of(message, ws))
+        return decode_json_bytes(_bytes_of(message, ws))
 
     cdef int _failed(self) except -1:
         # The server call raised (the exception is set): on an open connection an OSError means

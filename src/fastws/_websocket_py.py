@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from fastws import _connection
 from fastws._codec_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_py import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws._types import STATES, UnexpectedMessageType, WebSocketState, as_state, starlette_error
+from fastws._types import STATES, WebSocketState, as_state, mismatch_error, starlette_error
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -28,20 +28,21 @@ _RESPONSE = WebSocketState.RESPONSE
 
 
 
-def _text_of(message: Any) -> str:
-    # The text of a received message; a KeyError that says what arrived when there is none.
+def _text_of(message: Any, ws: Any) -> str:
+    # The text of a received message; without one, what the class's dialect makes of the message
+    # (fastws and Starlette: a KeyError that says what arrived).
     text = message.get("text")
     if text is None:
-        raise UnexpectedMessageType("text", message)
-    return text
+        return type(ws)._fastws_mismatch("text", message)  # type: ignore[no-any-return]
+    return text  # type: ignore[no-any-return]
 
 
-def _bytes_of(message: Any) -> bytes:
-    # The payload of a received message; a KeyError that says what arrived when there is none.
+def _bytes_of(message: Any, ws: Any) -> bytes:
+    # The payload of a received message; without one, as _text_of.
     data = message.get("bytes")
     if data is None:
-        raise UnexpectedMessageType("bytes", message)
-    return data
+        return type(ws)._fastws_mismatch("bytes", message)  # type: ignore[no-any-return]
+    return data  # type: ignore[no-any-return]
 
 
 class WebSocket(Mapping[str, Any], Generic[StateT]):
@@ -101,10 +102,12 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     __hash__ = object.__hash__
 
     # What the class speaks (see fastws._types.starlette_error): the state enum members by their
-    # number, and the factory of every exception raised. Read only when a state is read or an
+    # number, the factory of every exception raised, and what a message of the other kind
+    # (text for receive_bytes, bytes for receive_text) gives. Read only when a state is read or an
     # exception raised, so a dialect subclass costs nothing on the per-message path.
     _fastws_states: Any = STATES
     _fastws_error: Any = staticmethod(starlette_error)
+    _fastws_mismatch: Any = staticmethod(mismatch_error)
 
     # -- states -----------------------------------------------------------------------------------
     @property
@@ -451,7 +454,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
-        return _text_of(message)
+        return _text_of(message, self)
 
     async def receive_bytes(self) -> bytes:
         """Receive one binary message.
@@ -467,7 +470,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
-        return _bytes_of(message)
+        return _bytes_of(message, self)
 
     async def receive_json(self, mode: str = "text") -> Any:
         """Receive one message and parse it as JSON (orjson where it gives ``json.loads``' result).
@@ -490,8 +493,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
         if mode == "text":
-            return decode_json_text(_text_of(message))
-        return decode_json_bytes(_bytes_of(message))
+            return decode_json_text(_text_of(message, self))
+        return decode_json_bytes(_bytes_of(message, self))
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Iterate over text messages until the client disconnects.
@@ -509,7 +512,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if message["type"] == "websocket.disconnect":
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
-            yield _text_of(message)
+            yield _text_of(message, self)
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         """Iterate over binary messages until the client disconnects.
@@ -527,7 +530,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if message["type"] == "websocket.disconnect":
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
-            yield _bytes_of(message)
+            yield _bytes_of(message, self)
 
     async def iter_json(self) -> AsyncIterator[Any]:
         """Iterate over JSON text messages until the client disconnects.
@@ -546,7 +549,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if message["type"] == "websocket.disconnect":
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
-            yield decode_json_text(_text_of(message))
+            yield decode_json_text(_text_of(message, self))
 
     # -- typed send -------------------------------------------------------------------------------
     async def send_text(self, data: str) -> None:

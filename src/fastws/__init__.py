@@ -10,6 +10,7 @@ the pure-Python twins (``FASTWS_NO_EXTENSIONS=1``, or no compiled extension for 
 from __future__ import annotations
 
 from fastws import _codec, _datastructures, _websocket
+from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
 from fastws.websockets import (
     CloseCode,
@@ -25,6 +26,7 @@ __all__ = [
     "IMPLEMENTATION",
     "URL",
     "Address",
+    "App",
     "CloseCode",
     "Headers",
     "MutableHeaders",

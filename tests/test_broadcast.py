@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from typing import Any
 
@@ -282,5 +283,90 @@ def test_a_send_that_fails_after_suspending_ends_the_sender(impl: Any) -> None:
         assert box.closed and box.queued == 0 and box.dropped == 2 and box.sent == 0
         assert (await broadcast([ws, other], "late")) == BroadcastResult(delivered=1, closed=1)
         assert other_peer.texts == ["m0", "m1", "m2", "late"]
+
+    run(scenario)
+
+
+# -- over real sockets: uvicorn in this event loop, a client that stops reading -----------------------
+PAYLOAD = 64 * 1024  # bytes per message
+COUNT = 100  # messages: 6.25 MiB, more than the socket buffers hold for a client that does not read
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("policy", ["drop_oldest", "close"])
+def test_slow_client_over_uvicorn(impl: Any, policy: str) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    from websockets.asyncio.client import connect as ws_connect
+
+    async def scenario() -> None:
+        accepted: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            ws = impl.WebSocket(scope, receive, send)
+            await ws.accept()
+            await accepted.put(ws)
+            async with attached(ws):  # the sender cannot outlive this endpoint
+                while (await ws.receive())["type"] != "websocket.disconnect":
+                    pass
+
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            lifespan="off",
+            ws="websockets-sansio",  # applies transport backpressure to send()
+            log_level="warning",
+            log_config=None,
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.ensure_future(server.serve())
+        try:
+            while not server.started:
+                assert not serving.done(), "uvicorn exited"
+                await asyncio.sleep(0.005)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            url = f"ws://127.0.0.1:{port}/"
+            # No permessage-deflate: the payloads must weigh on the socket buffers as they are.
+            fast = await ws_connect(url, max_size=None, compression=None)
+            fast_ws = await accepted.get()
+            # The slow client: a tiny receive window, and it never reads.
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            slow = await ws_connect(url, sock=sock, max_size=None, max_queue=1, compression=None, close_timeout=0.5)
+            slow_ws = await accepted.get()
+            slow_box = outbox_of(slow_ws)
+
+            async def read_fast() -> list[int]:
+                return [int.from_bytes((await fast.recv())[:4], "big") for _ in range(COUNT)]
+
+            reader = asyncio.ensure_future(read_fast())
+            totals = BroadcastResult()
+            most_queued = most_bytes = 0
+            for i in range(COUNT):
+                payload = i.to_bytes(4, "big") + bytes(PAYLOAD - 4)
+                totals = totals + await broadcast(
+                    [fast_ws, slow_ws], payload, policy=policy, max_messages=16, max_bytes=16 * PAYLOAD, timeout=0.1
+                )
+                most_queued = max(most_queued, slow_box.queued)
+                most_bytes = max(most_bytes, slow_box.queued_bytes)
+                await asyncio.sleep(0.003)
+            started = time.perf_counter()
+            assert await asyncio.wait_for(reader, 5.0) == list(range(COUNT))  # fast: all, in order
+            assert time.perf_counter() - started < 2.0  # and not held back by the slow one
+            assert most_queued <= 16 and most_bytes <= 16 * PAYLOAD  # bounded the whole time
+            assert slow_box.sent < COUNT // 2, "the slow client was not slow: loopback buffered it all"
+            if policy == "drop_oldest":
+                assert totals.dropped > 0 and totals.closed == 0 and not slow_box.closed
+            else:
+                assert slow_box.closed and totals.closed >= 1 and totals.dropped == 0
+            assert outbox_of(fast_ws).sent == COUNT
+            await fast.close()
+            slow.transport.abort()
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(serving, 5.0)
 
     run(scenario)

@@ -9,7 +9,11 @@ consumer*, and the ``policy`` decides what happens to it:
 * ``Policy.DROP_OLDEST`` (default): evict the oldest queued messages until the new one fits; the
   connection stays open and misses those messages (counted as ``dropped``).
 * ``Policy.CLOSE``: close the connection with code 1013 ("try again later", RFC 6455 section 7.4.1,
-  IANA registry), discarding its queue (counted as ``closed``).
+  IANA registry), discarding its queue (counted as ``closed``). The close frame waits behind the
+  data already handed to the server; if the server cannot take it within ``timeout`` (the peer
+  reads nothing at all), the connection simply gets no more messages, and the server's own
+  keepalive (uvicorn's ``ws_ping_timeout``) or the client ends it. ASGI offers an app no way to
+  abort a transport.
 * ``Policy.WAIT``: wait up to ``timeout`` seconds for room; if none is made in time the new
   message is not queued for that connection (counted as ``dropped``). Only the full connections
   are waited on, concurrently; ``broadcast`` returns when the last of them has room or timed out.

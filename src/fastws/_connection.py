@@ -3,6 +3,7 @@ WebSocket class (each twin's method is a one-line call into here)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastws._url import URL
@@ -10,14 +11,21 @@ from fastws._url import URL
 __all__ = ["send_denial_response", "session", "url_for"]
 
 
-async def send_denial_response(websocket: Any, response: Any) -> None:
+async def send_denial_response(websocket: Any, response: Any, base: Any) -> None:
     """Reject the handshake with an HTTP response (ASGI "WebSocket Denial Response" extension).
 
     When the server lists ``websocket.http.response`` in ``scope["extensions"]``, ``response`` (any
     ASGI app, e.g. a ``starlette.responses.Response``) is called with the WebSocket's own state
-    checked ``receive``/``send``, so it sends ``websocket.http.response.start`` and ``...body``.
+    checked raw ``receive``/``send``, so it sends ``websocket.http.response.start`` and ``...body``.
     Otherwise the connection is closed before accept, which servers answer with HTTP 403, as the
     Starlette docs say.
+
+    Args:
+        websocket: the connection.
+        response: the ASGI app that sends the response.
+        base (type): the core class (either twin) whose raw ``receive``/``send``/``close`` are used,
+            since a dialect subclass may give those names another meaning (Bocadillo's typed
+            ``receive``/``send``, MicroPie's server callables).
 
     Raises:
         RuntimeError: the connection was already accepted (a denial must come before accept).
@@ -27,11 +35,11 @@ async def send_denial_response(websocket: Any, response: Any) -> None:
     """
     extensions = websocket.scope.get("extensions") or {}
     if "websocket.http.response" in extensions:
-        await response(websocket.scope, websocket.receive, websocket.send)
+        await response(websocket.scope, partial(base.receive, websocket), partial(base.send, websocket))
         return
     state = websocket.application_state
     if state.name == "CONNECTING" or state.name == "DISCONNECTED":  # any dialect's enum
-        await websocket.close()  # raises WebSocketDisconnected when already closed
+        await base.close(websocket)  # raises WebSocketDisconnected when already closed
         return
     raise RuntimeError(
         f"A denial response can only be sent before accept(); the application state is {state.name}."

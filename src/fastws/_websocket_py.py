@@ -435,7 +435,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
         Source: Starlette docs "Rejecting the connection"; ASGI spec 2.4 WebSocket Denial Response.
         """
-        await _connection.send_denial_response(self, response)
+        await _connection.send_denial_response(self, response, WebSocket)
 
     send_response = send_denial_response
 

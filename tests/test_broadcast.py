@@ -370,3 +370,20 @@ def test_slow_client_over_uvicorn(impl: Any, policy: str) -> None:
             await asyncio.wait_for(serving, 5.0)
 
     run(scenario)
+
+
+def test_bench_broadcast_suite_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    # `fastws bench --broadcast` on a tiny workload: every variant delivers, figures are positive.
+    pytest.importorskip("starlette")
+    from fastws.bench import main
+    from fastws.bench._broadcast import BROADCAST_VARIANTS, format_broadcast, run_broadcast
+
+    result = run_broadcast(connections=20, messages=2, rounds=1)
+    assert set(result["workloads"]) == {"text-64", "json-small"}
+    for workload in result["workloads"].values():
+        assert set(workload["variants"]) == {name for name, _, _ in BROADCAST_VARIANTS} - set(result["skipped"])
+        for figures in workload["variants"].values():
+            assert figures["messages_per_s"] > 0 and figures["bytes_per_connection"] > 0
+    assert "starlette-loop" in format_broadcast(result)
+    assert main(["--broadcast", "--quick", "--broadcast-connections", "20", "--quiet"]) == 0
+    assert "Broadcast to 20 in-memory connections" in capsys.readouterr().out

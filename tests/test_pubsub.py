@@ -227,6 +227,39 @@ def test_redis_restart_gap_then_delivery_resumes(redis_server: RedisServer) -> N
     run(scenario)
 
 
+@needs_redis
+def test_frozen_redis_is_noticed_by_ping_and_delivery_resumes(redis_server: RedisServer) -> None:
+    # SIGSTOP: the server keeps its sockets open but answers nothing (like a host that vanished
+    # without a TCP reset). The hub's PING notices, it retries until the server answers again.
+    options = {"ping_interval": 0.2, "ping_timeout": 0.3, "connect_timeout": 0.5}
+
+    async def scenario() -> None:
+        async with hub_for(redis_server.url, **options) as hub, hub_for(redis_server.url, **options) as publisher:
+            async with hub.subscribe("c") as sub:
+                await publisher.publish("c", "before")
+                assert await take(sub, 1) == ["before"]
+                assert redis_server.process is not None
+                redis_server.process.send_signal(signal.SIGSTOP)
+                try:
+                    started = time.monotonic()
+                    with pytest.raises(BrokerUnavailable):
+                        await publisher.publish("c", "lost")
+                    assert time.monotonic() - started < 3.0  # bounded by connect_timeout, not forever
+                    await asyncio.sleep(1.0)  # long enough for the listener's PING to go unanswered
+                finally:
+                    redis_server.process.send_signal(signal.SIGCONT)
+                assert await take(sub, 1, timeout=10.0) == [Gap("c", "disconnected")]
+                for _ in range(50):  # the publisher's pooled connection may be the stale one
+                    try:
+                        await publisher.publish("c", "after")
+                        break
+                    except BrokerUnavailable:
+                        await asyncio.sleep(0.05)
+                assert await take(sub, 1) == ["after"]
+
+    run(scenario)
+
+
 # -- the demo's chat rooms on real uvicorn processes -----------------------------------------------
 @asynccontextmanager
 async def serve(broker: str, impl_name: str, *extra: str) -> AsyncIterator[int]:

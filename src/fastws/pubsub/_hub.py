@@ -67,7 +67,7 @@ def backend_from_url(url: str, **options: Any) -> Backend:
     Args:
         url (str): ``memory://`` (one process) or ``redis://HOST[:PORT][/DB]`` (also ``rediss://``
             and ``unix://``, as redis-py reads them).
-        **options: passed to the backend (for Redis: ``backoff_initial``, ``backoff_max``, seconds).
+        **options: passed to the backend (for Redis: see ``Hub``).
 
     Returns:
         Backend: not started yet.
@@ -186,7 +186,10 @@ class Hub:
             ``"redis://HOST:PORT[/DB]"`` (Redis pub/sub through redis-py's asyncio client; every
             process with a hub on the same Redis and channel receives each message once).
         max_pending (int): the bound of each subscription's queue, in messages.
-        **options: for the backend (Redis: ``backoff_initial``, ``backoff_max`` in seconds).
+        **options: for the backend; Redis (all in seconds): ``backoff_initial`` (0.05) and
+            ``backoff_max`` (2.0) of the reconnect delay, ``connect_timeout`` (2.0, also the most a
+            ``publish`` waits), ``subscribe_timeout`` (5.0), ``ping_interval`` (10.0) and
+            ``ping_timeout`` (5.0) of the liveness check on the listening connection.
 
     Use it as ``async with Hub(url) as hub:`` (or ``await hub.start()`` / ``await hub.aclose()``)
     on the event loop that uses it. One backend subscription serves all the local subscribers of a

@@ -60,7 +60,11 @@ class RedisBackend:
         backoff_max (float): the cap of the reconnect delay, seconds.
         subscribe_timeout (float): seconds ``subscribe`` waits for Redis to confirm; after that it
             returns anyway and the channel is subscribed (with a gap reported) on reconnect.
-        connect_timeout (float): TCP connect timeout, seconds.
+        connect_timeout (float): seconds to connect and get the first subscription confirmed;
+            also the most a ``publish`` waits for Redis (then ``BrokerUnavailable``).
+        ping_interval (float): seconds of silence on the listening connection after which it sends
+            a PING; ping_timeout (float): seconds it then waits for any answer before it treats
+            the connection as lost (a frozen server, or a host gone without a TCP reset).
     """
 
     def __init__(
@@ -71,12 +75,16 @@ class RedisBackend:
         backoff_max: float = 2.0,
         subscribe_timeout: float = 5.0,
         connect_timeout: float = 2.0,
+        ping_interval: float = 10.0,
+        ping_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.subscribe_timeout = subscribe_timeout
         self.connect_timeout = connect_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
         # A channel of our own keeps the listening connection subscribed even with no app channel.
         self._control = f"fastws:hub:{os.getpid()}:{id(self):x}:{random.getrandbits(32):08x}"
         self._wanted: set[str] = set()
@@ -94,7 +102,10 @@ class RedisBackend:
         self._deliver = deliver
         self._gap = gap
         self._publisher = aioredis.Redis.from_url(
-            self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=self.connect_timeout
+            self.url,
+            retry=Retry(NoBackoff(), 1),
+            socket_connect_timeout=self.connect_timeout,
+            socket_timeout=self.connect_timeout,
         )
         self._listener = aioredis.Redis.from_url(
             self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=self.connect_timeout
@@ -108,7 +119,8 @@ class RedisBackend:
             pubsub = self._listener.pubsub()
             try:
                 channels = sorted(self._wanted)
-                await pubsub.subscribe(self._control, *channels)
+                # Bounded: a server that accepts TCP but does not answer (frozen) counts as down.
+                await asyncio.wait_for(pubsub.subscribe(self._control, *channels), self.connect_timeout)
                 self._pubsub = pubsub
                 pending = set(channels)
                 # Channels wanted while we were connecting (their subscribe found no connection).
@@ -117,28 +129,37 @@ class RedisBackend:
                     await pubsub.subscribe(*late)
                 reconnected = self.connects > 0
                 self.connects += 1
-                if not pending and reconnected:
-                    failures = 0
+                loop = asyncio.get_running_loop()
+                last_heard = loop.time()
+                pinged = False
                 while True:
-                    message = await pubsub.get_message(timeout=30.0)
+                    message = await pubsub.get_message(timeout=self.ping_interval)
                     if message is None:
+                        # Quiet for ping_interval: make sure the server is still there (a host
+                        # that vanished without a reset would otherwise never be noticed).
+                        if pinged and loop.time() - last_heard >= self.ping_interval + self.ping_timeout:
+                            raise RedisTimeoutError(f"no answer to PING within {self.ping_timeout} s")
+                        if not pinged:
+                            await pubsub.ping()
+                            pinged = True
                         continue
+                    last_heard = loop.time()
+                    pinged = False
                     kind = message["type"]
                     channel = message["channel"]
                     channel = channel.decode("utf-8") if isinstance(channel, bytes) else channel
                     if kind == "message":
                         self._deliver(channel, _unpack(message["data"]))
                     elif kind == "subscribe":
+                        failures = 0  # Redis answers: the backoff starts over next time
                         future = self._confirmed.pop(channel, None)
                         if future is not None and not future.done():
                             future.set_result(None)
                         if channel in pending:
                             pending.discard(channel)
-                            if not pending:
-                                failures = 0
-                                if reconnected:
-                                    self._gap(channels)
-            except _ERRORS:
+                            if not pending and reconnected:
+                                self._gap(channels)
+            except (*_ERRORS, asyncio.TimeoutError):
                 self._pubsub = None
                 await self._drop(pubsub)
                 delay = min(self.backoff_max, self.backoff_initial * (2**failures))

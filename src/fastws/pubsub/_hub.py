@@ -261,7 +261,9 @@ class Hub:
 
         Raises:
             TypeError: ``message`` is neither ``str`` nor ``bytes``.
-            BrokerUnavailable: the broker could not be reached (nothing was published or queued).
+            BrokerUnavailable: the broker could not be reached or did not answer in time. Nothing
+                is queued, and the command is never retried (a retry could deliver it twice), so
+                if the reply was what got lost the message may still have been delivered.
             RuntimeError: the hub is closed.
         """
         if not isinstance(message, (str, bytes)):

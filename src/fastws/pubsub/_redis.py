@@ -101,9 +101,12 @@ class RedisBackend:
     async def start(self, deliver: Any, gap: Any) -> None:
         self._deliver = deliver
         self._gap = gap
+        # No retries: a PUBLISH whose reply was lost may have been delivered, and sending it
+        # again would deliver it twice. The pool replaces a connection the server closed before
+        # using it, so a restarted server costs no failed publish.
         self._publisher = aioredis.Redis.from_url(
             self.url,
-            retry=Retry(NoBackoff(), 1),
+            retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=self.connect_timeout,
             socket_timeout=self.connect_timeout,
         )

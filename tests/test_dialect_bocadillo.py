@@ -39,14 +39,22 @@ SCRIPTS: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
     "typed_text": (
         {},
         [CONNECT, text("hi"), text("ü"), disconnect(1001)],
-        [states, accept(), call("receive"), call("send", "x"), call("receive_text"), call("receive"), states,
-         call("receive"), call("send_text", "still")],
+        [
+            states,
+            accept(),
+            call("receive"),
+            call("send", "x"),
+            call("receive_text"),
+            call("receive"),
+            states,
+            call("receive"),
+            call("send_text", "still"),
+        ],
     ),
     "typed_json_value_type": (
         {"value_type": "json"},
         [CONNECT, text('{"a": [1, null]}'), text("[1,"), disconnect(1000)],
-        [accept("chat"), call("receive"), call("send", {"b": "ü", "a": [1, None]}), call("receive"),
-         call("receive")],
+        [accept("chat"), call("receive"), call("send", {"b": "ü", "a": [1, None]}), call("receive"), call("receive")],
     ),
     "typed_bytes_receive_send_types": (
         {"receive_type": "bytes", "send_type": "json"},
@@ -56,14 +64,30 @@ SCRIPTS: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
     "events_and_close": (
         {},
         [CONNECT, text("e")],
-        [call("receive_event"), call("send_event", {"type": "websocket.accept"}), call("receive_event"),
-         call("close", 4001), states, call("send", "late"), call("ensure_closed"), call("close")],
+        [
+            call("receive_event"),
+            call("send_event", {"type": "websocket.accept"}),
+            call("receive_event"),
+            call("close", 4001),
+            states,
+            call("send", "late"),
+            call("ensure_closed"),
+            call("close"),
+        ],
     ),
     "misuse_before_accept": (
         {},
         [CONNECT, text("early")],
-        [call("receive"), call("receive_bytes"), call("receive_json"), call("send", "x"), call("send_json", {}),
-         states, call("receive_event"), states],
+        [
+            call("receive"),
+            call("receive_bytes"),
+            call("receive_json"),
+            call("send", "x"),
+            call("send_json", {}),
+            states,
+            call("receive_event"),
+            states,
+        ],
     ),
     "reject_before_accept": (
         {},
@@ -120,8 +144,9 @@ def test_scripted_conversation(cls: Any, name: str) -> None:
     from dialect_harness import assert_same
 
     kwargs, events, steps = SCRIPTS[name]
-    assert_same(make_reference(kwargs), lambda server: cls(dict(SCOPE), server.receive, server.send, **kwargs),
-                events, steps)
+    assert_same(
+        make_reference(kwargs), lambda server: cls(dict(SCOPE), server.receive, server.send, **kwargs), events, steps
+    )
 
 
 def test_reject_after_accept_sends_1008(cls: Any) -> None:
@@ -195,5 +220,7 @@ def test_install_serves_a_bocadillo_app(implementation: str, request: pytest.Fix
         pytest.skip("needs the compiled extension (--no-c-extensions)")
     from dialect_harness import run_snippet
 
-    out = run_snippet(BOCADILLO_APP, implementation, warnings=["ignore::DeprecationWarning", "ignore::PendingDeprecationWarning"])
+    out = run_snippet(
+        BOCADILLO_APP, implementation, warnings=["ignore::DeprecationWarning", "ignore::PendingDeprecationWarning"]
+    )
     assert out.split()[-2:] == ["OK", implementation]

@@ -28,13 +28,32 @@ async def accepted(ws: Any) -> Any:
 SCRIPTS: dict[str, tuple[list[Any], list[Any]]] = {
     "text_bytes_and_disconnect": (
         [CONNECT, text("hi"), binary(b"\xc3\xbc\xff"), binary(b"b"), text("ü"), disconnect(1001, "bye")],
-        [accepted, accept(), accepted, call("receive_text"), call("receive_text"), call("receive_bytes"),
-         call("receive_bytes"), call("send_text", "x"), call("send_bytes", b"y"), call("receive_text"), accepted],
+        [
+            accepted,
+            accept(),
+            accepted,
+            call("receive_text"),
+            call("receive_text"),
+            call("receive_bytes"),
+            call("receive_bytes"),
+            call("send_text", "x"),
+            call("send_bytes", b"y"),
+            call("receive_text"),
+            accepted,
+        ],
     ),
     "accept_with_subprotocol_and_session": (
         [CONNECT],
-        [accept("chat", SESSION), accepted, accept(), call("close", 4001, "going"), accepted, call("close"),
-         call("send_text", "late"), call("send_bytes", b"late")],
+        [
+            accept("chat", SESSION),
+            accepted,
+            accept(),
+            call("close", 4001, "going"),
+            accepted,
+            call("close"),
+            call("send_text", "late"),
+            call("send_bytes", b"late"),
+        ],
     ),
     "rejected_session_id": (
         [CONNECT, CONNECT],
@@ -46,8 +65,16 @@ SCRIPTS: dict[str, tuple[list[Any], list[Any]]] = {
     ),
     "misuse_before_accept": (
         [CONNECT, text("early"), binary(b"e"), disconnect(1000)],
-        [call("send_text", "x"), call("send_bytes", b"x"), call("close"), call("receive_text"),
-         call("receive_text"), call("receive_bytes"), call("receive_bytes"), accepted],
+        [
+            call("send_text", "x"),
+            call("send_bytes", b"x"),
+            call("close"),
+            call("receive_text"),
+            call("receive_text"),
+            call("receive_bytes"),
+            call("receive_bytes"),
+            accepted,
+        ],
     ),
     "bad_first_event": (
         [text("not connect"), CONNECT],
@@ -160,4 +187,5 @@ def test_install_serves_a_micropie_app(implementation: str, request: pytest.Fixt
     if implementation == "cython" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
     # MicroPie imports `multipart`, which python-multipart (a Starlette test dependency) shadows with a warning.
-    assert run_snippet(MICROPIE_APP, implementation, warnings=["ignore::PendingDeprecationWarning"]).split()[-2:] == ["OK", implementation]
+    out = run_snippet(MICROPIE_APP, implementation, warnings=["ignore::PendingDeprecationWarning"])
+    assert out.split()[-2:] == ["OK", implementation]

@@ -123,7 +123,8 @@ FASTAPI_APP = textwrap.dedent(
     seen.clear()
     with connect(f"ws://127.0.0.1:{port}/ws/real", open_timeout=5) as client:
         client.send(json.dumps({"n": 2}))
-        assert json.loads(client.recv(timeout=5)) == {"room": "real", "echo": {"n": 2}, "type": "fastws.dialects.starlette"}
+        reply = json.loads(client.recv(timeout=5))
+        assert reply == {"room": "real", "echo": {"n": 2}, "type": "fastws.dialects.starlette"}
     deadline = time.monotonic() + 5
     while len(seen) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -28,15 +28,32 @@ async def states(ws: Any) -> Any:
 SCRIPTS: dict[str, tuple[list[Any], list[Any]]] = {
     "text_and_disconnect": (
         [CONNECT, text("hi"), text("ünï"), disconnect(1001, "bye")],
-        [states, accept(), states, call("receive_text"), call("receive_text"), call("send_text", "x"),
-         call("receive_text"), call("send_text", "still open")],
+        [
+            states,
+            accept(),
+            states,
+            call("receive_text"),
+            call("receive_text"),
+            call("send_text", "x"),
+            call("receive_text"),
+            call("send_text", "still open"),
+        ],
     ),
     "bytes_and_json_modes": (
         [CONNECT, binary(b"\x00"), text('{"a": [1, null]}'), binary(b'{"b": 2}'), text("[1,"), disconnect(1000)],
-        [accept("chat"), call("receive_bytes"), call("receive_json"), call("receive_json", mode="bytes"),
-         call("receive_json"), call("send_bytes", b"\x01"), call("send_json", {"b": "ü", "a": [1, None]}),
-         call("send_json", [1, 2], mode="bytes"), call("send_json", 1, mode="binary"),
-         call("receive_json", mode="binary"), call("receive_bytes")],
+        [
+            accept("chat"),
+            call("receive_bytes"),
+            call("receive_json"),
+            call("receive_json", mode="bytes"),
+            call("receive_json"),
+            call("send_bytes", b"\x01"),
+            call("send_json", {"b": "ü", "a": [1, None]}),
+            call("send_json", [1, 2], mode="bytes"),
+            call("send_json", 1, mode="binary"),
+            call("receive_json", mode="binary"),
+            call("receive_bytes"),
+        ],
     ),
     "wrong_kind": (
         [CONNECT, binary(b"x"), text("y")],
@@ -52,8 +69,17 @@ SCRIPTS: dict[str, tuple[list[Any], list[Any]]] = {
     ),
     "misuse_before_accept": (
         [CONNECT, text("early")],
-        [call("receive_text"), call("receive_bytes"), call("receive_json"), call("send_text", "x"),
-         call("send_json", {}), states, call("receive"), call("receive"), states],
+        [
+            call("receive_text"),
+            call("receive_bytes"),
+            call("receive_json"),
+            call("send_text", "x"),
+            call("send_json", {}),
+            states,
+            call("receive"),
+            call("receive"),
+            states,
+        ],
     ),
     "denial_by_close": (
         [CONNECT],
@@ -65,9 +91,15 @@ SCRIPTS: dict[str, tuple[list[Any], list[Any]]] = {
     ),
     "raw_events": (
         [CONNECT, text("t")],
-        [call("receive"), call("send", {"type": "websocket.accept"}), call("receive"),
-         call("send", {"type": "websocket.send", "text": "z"}), call("send", {"type": "websocket.close", "code": 1000}),
-         call("send", {"type": "websocket.send", "text": "z"}), states],
+        [
+            call("receive"),
+            call("send", {"type": "websocket.accept"}),
+            call("receive"),
+            call("send", {"type": "websocket.send", "text": "z"}),
+            call("send", {"type": "websocket.close", "code": 1000}),
+            call("send", {"type": "websocket.send", "text": "z"}),
+            states,
+        ],
     ),
     "bad_first_event": (
         [text("not connect")],
@@ -186,4 +218,5 @@ def test_install_serves_a_yaat_app(implementation: str, request: pytest.FixtureR
     if implementation == "cython" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
     # Yaat imports the old `multipart` module name, which warns on import.
-    assert run_snippet(YAAT_APP, implementation, warnings=["ignore::PendingDeprecationWarning"]).split()[-2:] == ["OK", implementation]
+    out = run_snippet(YAAT_APP, implementation, warnings=["ignore::PendingDeprecationWarning"])
+    assert out.split()[-2:] == ["OK", implementation]

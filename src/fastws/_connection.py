@@ -41,9 +41,7 @@ async def send_denial_response(websocket: Any, response: Any, base: Any) -> None
     if state.name == "CONNECTING" or state.name == "DISCONNECTED":  # any dialect's enum
         await base.close(websocket)  # raises WebSocketDisconnected when already closed
         return
-    raise RuntimeError(
-        f"A denial response can only be sent before accept(); the application state is {state.name}."
-    )
+    raise RuntimeError(f"A denial response can only be sent before accept(); the application state is {state.name}.")
 
 
 def session(scope: Any) -> Any:

@@ -33,16 +33,16 @@ def _text_of(message: Any, ws: Any) -> str:
     # (fastws and Starlette: a KeyError that says what arrived).
     text = message.get("text")
     if text is None:
-        return type(ws)._fastws_mismatch("text", message)  # type: ignore[no-any-return]
-    return text  # type: ignore[no-any-return]
+        return type(ws)._fastws_mismatch("text", message)
+    return text
 
 
 def _bytes_of(message: Any, ws: Any) -> bytes:
     # The payload of a received message; without one, as _text_of.
     data = message.get("bytes")
     if data is None:
-        return type(ws)._fastws_mismatch("bytes", message)  # type: ignore[no-any-return]
-    return data  # type: ignore[no-any-return]
+        return type(ws)._fastws_mismatch("bytes", message)
+    return data
 
 
 class WebSocket(Mapping[str, Any], Generic[StateT]):
@@ -268,7 +268,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     # -- the state machine ------------------------------------------------------------------------
     def _error(self, kind: str, a: Any = None, b: Any = None) -> BaseException:
         # The exception to raise for `kind`, as the class's dialect builds it.
-        return type(self)._fastws_error(kind, a, b)  # type: ignore[no-any-return]
+        return type(self)._fastws_error(kind, a, b)
 
     def _receivable(self) -> WebSocketState:
         # The client state before awaiting a typed receive; raises what Starlette raises.

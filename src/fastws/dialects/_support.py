@@ -19,12 +19,12 @@ def import_optional(name: str) -> Any:
         return None
 
 
-def cached_build(build: Callable[[type], type]) -> Callable[[type], type]:
+def cached_build(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Wraps a ``build(base) -> class`` function so each core class (compiled or pure) gets one
     dialect class, and ``build(base) is build(base)``."""
-    cache: dict[type, type] = {}
+    cache: dict[Any, Any] = {}
 
-    def cached(base: type) -> type:
+    def cached(base: Any) -> Any:
         cls = cache.get(base)
         if cls is None:
             cls = cache[base] = build(base)

@@ -47,7 +47,7 @@ __all__ = ["WEBSOCKET_CLOSE_CODES", "WebSocket", "WebSocketDisconnect", "WebSock
 _bocadillo_websockets = import_optional("bocadillo.websockets")
 
 if _bocadillo_websockets is not None:
-    from bocadillo.constants import WEBSOCKET_CLOSE_CODES
+    from bocadillo.constants import WEBSOCKET_CLOSE_CODES  # type: ignore[import-not-found,unused-ignore]
     from starlette.websockets import WebSocketState
 
     WebSocketDisconnect: Any = _bocadillo_websockets.WebSocketDisconnect
@@ -100,7 +100,7 @@ _STATES = (
 def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     # Starlette 0.12's classes and messages, which Bocadillo raises through.
     if kind == "disconnect":
-        return WebSocketDisconnect(a)  # type: ignore[no-any-return]
+        return WebSocketDisconnect(a)
     if kind == "send_failed":
         return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Starlette 0.12 lets it through
     if kind == "receive_after_disconnect" or kind == "send_after_close":
@@ -109,7 +109,7 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
 
 
 @cached_build
-def build(base: type) -> type:
+def build(base: Any) -> Any:
     """The Bocadillo dialect class over one core class.
 
     Args:
@@ -123,7 +123,7 @@ def build(base: type) -> type:
     base_send = base.send
     base_send_text = base.send_text
 
-    class WebSocket(base):  # type: ignore[valid-type,misc]
+    class WebSocket(base):
         """``bocadillo.websockets.WebSocket`` (0.18.3) on fastws's core.
 
         Args:

@@ -31,12 +31,18 @@ from fastws.dialects._support import cached_build, import_optional, replace_ever
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketRuntimeError", "WebSocketState", "build", "install"]
 
 _lilya_websockets = import_optional("lilya.websockets")
+_Header: Any
+_QueryParam: Any
+_Event: Any
 
 if _lilya_websockets is not None:
-    from lilya.datastructures import Header as _Header
-    from lilya.datastructures import QueryParam as _QueryParam
-    from lilya.enums import Event as _Event
+    from lilya import datastructures as _lilya_datastructures
+    from lilya import enums as _lilya_enums
     from lilya.enums import WebSocketState
+
+    _Header = _lilya_datastructures.Header
+    _QueryParam = _lilya_datastructures.QueryParam
+    _Event = _lilya_enums.Event
     from lilya.exceptions import WebSocketRuntimeError
 
     WebSocketDisconnect: Any = _lilya_websockets.WebSocketDisconnect
@@ -92,7 +98,7 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     if kind == "expected_accept" or kind == "expected_send":
         a = _event(a)
     if kind == "disconnect":
-        return WebSocketDisconnect(a, b)  # type: ignore[no-any-return]
+        return WebSocketDisconnect(a, b)
     if kind == "send_failed":
         return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Lilya lets it through
     if kind == "expected_receive":
@@ -105,7 +111,7 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
 
 
 @cached_build
-def build(base: type) -> type:
+def build(base: Any) -> Any:
     """The Lilya dialect class over one core class.
 
     Args:
@@ -115,7 +121,7 @@ def build(base: type) -> type:
         type: a subclass of ``base`` named ``WebSocket`` (one per base).
     """
 
-    class WebSocket(base):  # type: ignore[valid-type,misc]
+    class WebSocket(base):
         """``lilya.websockets.WebSocket`` (0.29.0) on fastws's core: ``WebSocket(scope, receive, send)``.
 
         Methods as Starlette's (``accept(subprotocol, headers)``, ``receive_text/bytes/json(mode)``,

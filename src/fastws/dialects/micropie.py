@@ -72,7 +72,7 @@ _CONNECTING, _CONNECTED = _types.WebSocketState.CONNECTING, _types.WebSocketStat
 def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     # MicroPie's exceptions (micropie.py 0.32) for what the core detects once accepted.
     if kind == "disconnect" or kind == "receive_after_disconnect":
-        return ConnectionClosed()  # type: ignore[no-any-return]
+        return ConnectionClosed()
     if kind == "send_failed":
         return sys.exc_info()[1] or ConnectionClosed()  # the OSError, as MicroPie lets it through
     if kind == "expected_receive" or kind == "expected_connect":
@@ -104,7 +104,7 @@ async def _receive_unaccepted(ws: Any, expected: str) -> Any:
 
 
 @cached_build
-def build(base: type) -> type:
+def build(base: Any) -> Any:
     """The MicroPie dialect class over one core class.
 
     Args:
@@ -120,7 +120,7 @@ def build(base: type) -> type:
     base_send_bytes = base.send_bytes
     base_close = base.close
 
-    class WebSocket(base):  # type: ignore[valid-type,misc]
+    class WebSocket(base):
         """``micropie.WebSocket`` (0.32) on fastws's core: ``WebSocket(receive, send, *,
         session_cookie_secure=True, session_id_validator=...)``.
 

@@ -26,9 +26,7 @@ _starlette_websockets = import_optional("starlette.websockets")
 if _starlette_websockets is not None:
     WebSocketState: Any = _starlette_websockets.WebSocketState
     WebSocketDisconnect: Any = _starlette_websockets.WebSocketDisconnect
-    WebSocketDisconnected: Any = getattr(
-        _starlette_websockets, "WebSocketDisconnected", _types.WebSocketDisconnected
-    )
+    WebSocketDisconnected: Any = getattr(_starlette_websockets, "WebSocketDisconnected", _types.WebSocketDisconnected)
     _ORIGINAL: Any = _starlette_websockets.WebSocket
 else:  # Starlette is not installed: fastws's look-alikes
     WebSocketState = _types.WebSocketState
@@ -43,14 +41,14 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     # Starlette's messages (the core's default), with Starlette's own exception classes.
     exc = _types.starlette_error(kind, a, b)
     if kind == "disconnect" or kind == "send_failed":
-        return WebSocketDisconnect(a, b)  # type: ignore[no-any-return]
+        return WebSocketDisconnect(a, b)
     if isinstance(exc, _types.WebSocketDisconnected):
-        return WebSocketDisconnected(*exc.args)  # type: ignore[no-any-return]
+        return WebSocketDisconnected(*exc.args)
     return exc
 
 
 @cached_build
-def build(base: type) -> type:
+def build(base: Any) -> Any:
     """The Starlette dialect class over one core class.
 
     Args:
@@ -60,7 +58,7 @@ def build(base: type) -> type:
         type: a subclass of ``base`` named ``WebSocket`` (one per base).
     """
 
-    class WebSocket(base):  # type: ignore[valid-type,misc]
+    class WebSocket(base):
         """``starlette.websockets.WebSocket`` (1.10.0) on fastws's core: same signature
         ``WebSocket(scope, receive, send)``, methods, states and messages.
 

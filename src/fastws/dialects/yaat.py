@@ -47,8 +47,8 @@ __all__ = [
 _yaat_websockets = import_optional("yaat.websockets")
 
 if _yaat_websockets is not None:
-    from yaat.constants import WebSocketCloseEvent
-    from yaat.exceptions import WebSocketException
+    WebSocketCloseEvent: Any = import_optional("yaat.constants").WebSocketCloseEvent
+    WebSocketException: Any = import_optional("yaat.exceptions").WebSocketException
 
     WebSocketStates: Any = _yaat_websockets.WebSocketStates
     WebSocketDisconnect: Any = _yaat_websockets.WebSocketDisconnect
@@ -122,13 +122,13 @@ _STATES = (
 def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     # Yaat's classes and messages (yaat/websockets.py 0.1.10): its checks are `assert`s.
     if kind == "disconnect":
-        return WebSocketDisconnect(a)  # type: ignore[no-any-return]
+        return WebSocketDisconnect(a)
     if kind == "send_failed":
         return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Yaat lets it through
     if kind == "receive_after_disconnect":
-        return WebSocketException("Cannot 'receive' when disconnected")  # type: ignore[no-any-return]
+        return WebSocketException("Cannot 'receive' when disconnected")
     if kind == "send_after_close":
-        return WebSocketException("Cannot 'send' when disconnected")  # type: ignore[no-any-return]
+        return WebSocketException("Cannot 'send' when disconnected")
     return AssertionError()
 
 
@@ -140,7 +140,7 @@ _MODES = {"text": "text", "bytes": "binary"}
 
 
 @cached_build
-def build(base: type) -> type:
+def build(base: Any) -> Any:
     """The Yaat dialect class over one core class.
 
     Args:
@@ -155,7 +155,7 @@ def build(base: type) -> type:
     base_send_bytes = base.send_bytes
     base_receive_json = base.receive_json
 
-    class WebSocket(base):  # type: ignore[valid-type,misc]
+    class WebSocket(base):
         """``yaat.websockets.WebSocket`` (0.1.10) on fastws's core: ``WebSocket(scope, receive, send)``.
 
         ``client_state``/``server_state`` are ``WebSocketStates`` members; ``accept(subprotocol)``,
@@ -176,7 +176,7 @@ def build(base: type) -> type:
         @property
         def path(self) -> str:
             """str: the request path (``scope["path"]``), as Yaat's ``HTTPConnection.path``."""
-            return self.scope["path"]  # type: ignore[no-any-return]
+            return self.scope["path"]
 
         @property
         def method(self) -> str:
@@ -185,7 +185,7 @@ def build(base: type) -> type:
             Raises:
                 KeyError: always for a WebSocket scope, as in Yaat.
             """
-            return self.scope["method"]  # type: ignore[no-any-return]
+            return self.scope["method"]
 
         @property
         def server_state(self) -> Any:

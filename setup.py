@@ -13,7 +13,7 @@ import platform
 
 from setuptools import setup
 
-EXTENSIONS = ["_codec_c", "_datastructures_c", "_websocket_c"]
+EXTENSIONS = ["_codec_c", "_datastructures_c", "_websocket_c", "_frame_c"]
 
 
 def _flag(name: str) -> bool:

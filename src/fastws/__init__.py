@@ -9,7 +9,7 @@ the pure-Python twins (``FASTWS_NO_EXTENSIONS=1``, or no compiled extension for 
 
 from __future__ import annotations
 
-from fastws import _codec, _datastructures, _websocket
+from fastws import _codec, _datastructures, _frame, _websocket
 from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
 from fastws.websockets import (
@@ -52,6 +52,7 @@ IMPLEMENTATION: str = (
             _websocket.WebSocket.__module__,
             _datastructures.Headers.__module__,
             _codec.encode_json_text.__module__,
+            _frame.FrameParser.__module__,
         )
     )
     else "python"

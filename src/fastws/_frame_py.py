@@ -1,0 +1,308 @@
+"""RFC 6455 frame codec for the server side: the pure-Python twin of ``_frame_c.pyx``.
+
+``FrameParser`` turns a stream of bytes from a client, split anywhere, into complete events:
+``(opcode, data)`` tuples in wire order, where ``opcode`` is ``OP_TEXT`` (``data`` is ``str``),
+``OP_BINARY``, ``OP_PING``, ``OP_PONG`` or ``OP_CLOSE`` (``data`` is ``bytes``; for a close frame
+the validated payload, read it with :func:`parse_close`). Fragmented messages are reassembled;
+control frames between fragments come out when they arrive. The writer functions build unmasked
+server frames (and masked client frames, for tests and clients).
+
+Errors: :class:`fastws._frame_types.WebSocketProtocolError` with the close code to send (1002,
+1007, 1009); the same class in both twins.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Any
+
+from fastws._frame_types import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    WebSocketProtocolError,
+    is_valid_close_code,
+)
+
+__all__ = [
+    "FrameParser",
+    "apply_mask",
+    "close_payload",
+    "encode_frame",
+    "encode_text",
+    "parse_close",
+]
+
+_UTF8Decoder = codecs.getincrementaldecoder("utf-8")
+_MAX_CONTROL = 125
+_MAX_REASON = 123
+
+
+def apply_mask(data: bytes, mask: bytes) -> bytes:
+    """``data`` XOR the 4-byte ``mask`` repeated (RFC 6455 section 5.3); masking and unmasking
+    are the same operation. Raises ``ValueError`` if ``mask`` is not 4 bytes long."""
+    if len(mask) != 4:
+        raise ValueError(f"a mask is 4 bytes, got {len(mask)}")
+    n = len(data)
+    if n == 0:
+        return b""
+    key = (mask * ((n >> 2) + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+def encode_frame(
+    opcode: int, payload: bytes, fin: bool = True, mask: bytes | None = None, rsv: int = 0
+) -> bytes:
+    """One frame on the wire (RFC 6455 section 5.2): ``opcode`` (0, 1, 2, 8, 9 or 10),
+    ``payload`` (bytes-like), ``fin``, ``rsv`` (the three RSV bits as an int 0-7, for tests) and
+    ``mask`` (``None`` for a server frame, 4 bytes for a client frame), with the shortest of the
+    7/16/64-bit length encodings.
+
+    Raises ``ValueError`` for an unknown opcode, ``rsv`` outside 0-7, a mask that is not 4 bytes,
+    or a control frame (8, 9, 10) with ``fin`` false or a payload over 125 bytes.
+    """
+    if opcode not in (OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG):
+        raise ValueError(f"unknown opcode {opcode}")
+    if not 0 <= rsv <= 7:
+        raise ValueError(f"rsv is three bits (0-7), got {rsv}")
+    payload = bytes(payload)
+    n = len(payload)
+    if opcode >= OP_CLOSE and (n > _MAX_CONTROL or not fin):
+        raise ValueError(f"a control frame is final and carries at most 125 bytes, got {n} bytes")
+    head = bytearray()
+    head.append((0x80 if fin else 0) | (rsv << 4) | opcode)
+    bit = 0x80 if mask is not None else 0
+    if n < 126:
+        head.append(bit | n)
+    elif n < 65536:
+        head.append(bit | 126)
+        head += n.to_bytes(2, "big")
+    else:
+        head.append(bit | 127)
+        head += n.to_bytes(8, "big")
+    if mask is None:
+        return bytes(head) + payload
+    if len(mask) != 4:
+        raise ValueError(f"a mask is 4 bytes, got {len(mask)}")
+    return bytes(head) + bytes(mask) + apply_mask(payload, mask)
+
+
+def encode_text(text: str) -> bytes:
+    """An unmasked final text frame carrying ``text`` encoded as UTF-8 (RFC 6455 section 5.6).
+    Raises ``UnicodeEncodeError`` for a lone surrogate."""
+    return encode_frame(OP_TEXT, text.encode("utf-8"))
+
+
+def close_payload(code: int = 1000, reason: str = "") -> bytes:
+    """The payload of a close frame (RFC 6455 section 5.5.1): ``code`` as 2 big-endian bytes
+    then ``reason`` in UTF-8. Raises ``ValueError`` if ``code`` may not be sent (see
+    ``is_valid_close_code``) or ``reason`` is longer than 123 UTF-8 bytes."""
+    if not is_valid_close_code(code):
+        raise ValueError(f"close code {code} may not be sent (1000-1003, 1007-1014, 3000-4999)")
+    data = reason.encode("utf-8")
+    if len(data) > _MAX_REASON:
+        raise ValueError(f"a close reason is at most 123 UTF-8 bytes, got {len(data)}")
+    return code.to_bytes(2, "big") + data
+
+
+def parse_close(payload: bytes) -> tuple[int, str]:
+    """``(code, reason)`` from a close frame's payload (RFC 6455 section 7.1.5): an empty
+    payload gives ``(1005, "")``. Raises ``WebSocketProtocolError`` 1002 for a 1-byte payload or
+    a code that may not be sent, 1007 for a reason that is not UTF-8."""
+    n = len(payload)
+    if n == 0:
+        return 1005, ""
+    if n == 1:
+        raise WebSocketProtocolError(1002, "close frame payload of 1 byte, expected 0 or 2 or more")
+    code = (payload[0] << 8) | payload[1]
+    if not is_valid_close_code(code):
+        raise WebSocketProtocolError(1002, f"invalid close code {code}")
+    try:
+        reason = bytes(payload[2:]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebSocketProtocolError(1007, "close reason is not valid UTF-8") from None
+    return code, reason
+
+
+class FrameParser:
+    """Streaming parser of client-to-server frames (RFC 6455 sections 5 and 6.2).
+
+    ``max_size`` (int bytes, or ``None`` for no limit) bounds a message's payload, summed over
+    its fragments, and is checked from the frame header before the payload is buffered.
+    ``require_mask`` (default true: a server parsing client frames) makes an unmasked frame a
+    protocol error. No extension is negotiated, so any RSV bit is an error.
+
+    After a close frame the parser ignores further bytes (``closed`` becomes true); after an
+    error it ignores everything (``failed``).
+    """
+
+    def __init__(self, max_size: int | None = 16 * 1024 * 1024, require_mask: bool = True) -> None:
+        if max_size is not None and max_size < 0:
+            raise ValueError(f"max_size is a byte count >= 0 or None, got {max_size}")
+        self.max_size = max_size
+        self.require_mask = require_mask
+        self.closed = False
+        self.failed = False
+        self._head = b""
+        # Payload state: bytes still to read for the current frame (-1: reading a header).
+        self._need = -1
+        self._chunks: list[bytes] = []
+        self._opcode = 0
+        self._fin = False
+        self._mask: bytes | None = None
+        # Fragmented message state.
+        self._frag_opcode = 0
+        self._frag_parts: list[Any] = []
+        self._frag_size = 0
+        self._decoder: Any = None
+
+    def feed(self, data: bytes) -> list[tuple[int, Any]]:
+        """Consume ``data`` (bytes-like, any split) and return the events it completed, as
+        ``(opcode, data)`` tuples in wire order.
+
+        Raises ``WebSocketProtocolError`` (close code 1002, 1007 or 1009) when the stream breaks
+        the protocol or a message is too big; the events completed before the error are on the
+        exception's ``events``.
+        """
+        events: list[tuple[int, Any]] = []
+        if self.closed or self.failed:
+            return events
+        data = bytes(data)
+        if self._head:
+            data = self._head + data
+            self._head = b""
+        try:
+            self._parse(data, events)
+        except WebSocketProtocolError as exc:
+            self.failed = True
+            exc.events = events
+            raise
+        return events
+
+    def _parse(self, data: bytes, events: list[tuple[int, Any]]) -> None:
+        pos = 0
+        n = len(data)
+        while not self.closed:
+            if self._need >= 0:
+                take = min(self._need, n - pos)
+                if take:
+                    self._chunks.append(data[pos : pos + take])
+                    pos += take
+                    self._need -= take
+                if self._need:
+                    return
+                self._need = -1
+                payload = b"".join(self._chunks)
+                self._chunks = []
+                self._frame(self._opcode, self._fin, self._mask, payload, events)
+                continue
+            avail = n - pos
+            if avail < 2:
+                self._head = data[pos:]
+                return
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            fin = bool(b0 & 0x80)
+            opcode = b0 & 0x0F
+            masked = bool(b1 & 0x80)
+            length = b1 & 0x7F
+            hl = 2
+            if length == 126:
+                hl = 4
+            elif length == 127:
+                hl = 10
+            if masked:
+                hl += 4
+            if avail < hl:
+                self._head = data[pos:]
+                return
+            if b0 & 0x70:
+                raise WebSocketProtocolError(1002, "RSV bits set but no extension was negotiated")
+            if opcode > OP_BINARY and opcode < OP_CLOSE or opcode > OP_PONG:
+                raise WebSocketProtocolError(1002, f"reserved opcode {opcode}")
+            if self.require_mask and not masked:
+                raise WebSocketProtocolError(1002, "unmasked frame from a client")
+            if length == 126:
+                length = (data[pos + 2] << 8) | data[pos + 3]
+            elif length == 127:
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                if length >> 63:
+                    raise WebSocketProtocolError(1002, "64-bit payload length with the top bit set")
+            if opcode >= OP_CLOSE:
+                if not fin:
+                    raise WebSocketProtocolError(1002, "fragmented control frame")
+                if length > _MAX_CONTROL:
+                    raise WebSocketProtocolError(1002, "control frame payload over 125 bytes")
+            else:
+                if opcode == OP_CONT:
+                    if not self._frag_opcode:
+                        raise WebSocketProtocolError(1002, "continuation frame without a message to continue")
+                elif self._frag_opcode:
+                    raise WebSocketProtocolError(1002, "new data frame inside a fragmented message")
+                total = length + (self._frag_size if opcode == OP_CONT else 0)
+                if self.max_size is not None and total > self.max_size:
+                    raise WebSocketProtocolError(1009, f"message of at least {total} bytes exceeds the limit")
+            mask = data[pos + hl - 4 : pos + hl] if masked else None
+            pos += hl
+            if length <= n - pos:
+                payload = data[pos : pos + length]
+                pos += length
+                self._frame(opcode, fin, mask, payload, events)
+            else:
+                self._opcode = opcode
+                self._fin = fin
+                self._mask = mask
+                self._need = length
+                self._chunks = []
+
+    def _frame(
+        self, opcode: int, fin: bool, mask: bytes | None, payload: bytes, events: list[tuple[int, Any]]
+    ) -> None:
+        if mask is not None:
+            payload = apply_mask(payload, mask)
+        if opcode >= OP_CLOSE:
+            if opcode == OP_CLOSE:
+                parse_close(payload)
+                self.closed = True
+            events.append((opcode, payload))
+            return
+        if opcode == OP_CONT:
+            self._frag_size += len(payload)
+            if self._frag_opcode == OP_TEXT:
+                try:
+                    self._frag_parts.append(self._decoder.decode(payload, fin))
+                except UnicodeDecodeError:
+                    raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
+            else:
+                self._frag_parts.append(payload)
+            if fin:
+                parts = self._frag_parts
+                message: Any = ("" if self._frag_opcode == OP_TEXT else b"").join(parts)
+                events.append((self._frag_opcode, message))
+                self._frag_opcode = 0
+                self._frag_parts = []
+                self._frag_size = 0
+                self._decoder = None
+            return
+        if fin:
+            if opcode == OP_TEXT:
+                try:
+                    events.append((OP_TEXT, payload.decode("utf-8")))
+                except UnicodeDecodeError:
+                    raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
+            else:
+                events.append((OP_BINARY, payload))
+            return
+        self._frag_opcode = opcode
+        self._frag_size = len(payload)
+        if opcode == OP_TEXT:
+            self._decoder = _UTF8Decoder()
+            try:
+                self._frag_parts = [self._decoder.decode(payload, False)]
+            except UnicodeDecodeError:
+                raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
+        else:
+            self._frag_parts = [payload]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from types import MethodType
 from typing import Any
 
 from fastws import _types, _websocket
@@ -119,6 +120,12 @@ def build(base: Any) -> Any:
     base_send_text = base.send_text
     base_send_bytes = base.send_bytes
     base_close = base.close
+    _FAST = {
+        "receive_text": base_receive_text,
+        "receive_bytes": base_receive_bytes,
+        "send_text": base_send_text,
+        "send_bytes": base_send_bytes,
+    }
 
     class WebSocket(base):
         """``micropie.WebSocket`` (0.32) on fastws's core: ``WebSocket(receive, send, *,
@@ -142,6 +149,25 @@ def build(base: Any) -> Any:
 
         _fastws_error = staticmethod(_error)
         _fastws_mismatch = staticmethod(_convert)
+
+        @property
+        def accepted(self) -> bool:
+            """bool: ``accept()`` succeeded and ``close()`` was not called since. Assignable."""
+            return self.__dict__.get("_accepted", False)
+
+        @accepted.setter
+        def accepted(self, value: bool) -> None:
+            # While accepted, the per-message methods are the core's compiled ones bound on the
+            # instance (no Python-level check per message); otherwise the class's methods below
+            # behave as MicroPie's unaccepted connection.
+            namespace = self.__dict__
+            namespace["_accepted"] = value
+            if value:
+                for name, method in _FAST.items():
+                    namespace[name] = MethodType(method, self)
+            else:
+                for name in _FAST:
+                    namespace.pop(name, None)
 
         def __init__(
             self,

@@ -105,6 +105,28 @@ FASTAPI_APP = textwrap.dedent(
     assert seen[0] is dialect.WebSocket, seen
     assert seen[1] == ("disconnect", 1000), seen
 
+    # A plain Starlette app: a class-based endpoint behind the exception middleware.
+    from starlette.applications import Starlette
+    from starlette.endpoints import WebSocketEndpoint
+    from starlette.routing import WebSocketRoute
+
+    class Echo(WebSocketEndpoint):
+        encoding = "text"
+
+        async def on_connect(self, websocket):
+            seen.append(type(websocket))
+            await websocket.accept()
+
+        async def on_receive(self, websocket, data):
+            await websocket.send_text("echo " + data)
+
+    seen.clear()
+    with TestClient(Starlette(routes=[WebSocketRoute("/e", Echo)])) as client:
+        with client.websocket_connect("/e") as ws:
+            ws.send_text("x")
+            assert ws.receive_text() == "echo x"
+    assert seen == [dialect.WebSocket], seen
+
     # The same app under uvicorn, driven by a real websockets client.
     import uvicorn
     from websockets.sync.client import connect
@@ -156,3 +178,24 @@ def test_fastapi_install_testclient_and_uvicorn(implementation: str, request: py
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split()[-2:] == ["OK", implementation]
+
+
+def test_denial_response_with_the_extension(cls: Any) -> None:
+    from starlette.responses import PlainTextResponse
+
+    scope = dict(SCOPE, extensions={"websocket.http.response": {}})
+
+    async def deny(ws: Any) -> None:
+        await ws.send_denial_response(PlainTextResponse("go away", status_code=401))
+
+    async def states(ws: Any) -> Any:
+        return [s for s in (ws.client_state, ws.application_state)]
+
+    steps = [deny, states, lambda ws: ws.accept(), lambda ws: ws.send_denial_response(PlainTextResponse("x"))]
+    _, sent = assert_same(
+        lambda server: sw.WebSocket(dict(scope), server.receive, server.send),
+        lambda server: cls(dict(scope), server.receive, server.send),
+        [CONNECT],
+        steps,
+    )
+    assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]

@@ -34,9 +34,19 @@ def cls(impl: Any) -> Any:
     return dialect.build(impl.WebSocket)
 
 
-@pytest.mark.parametrize("name", sorted(SCRIPTS))
+LILYA_SCRIPTS = {
+    **SCRIPTS,
+    "accept_with_bad_first_event": ([text("no connect"), CONNECT], [call("accept"), states, call("accept"), states]),
+    "accept_after_client_disconnect": (
+        [CONNECT, text("x"), {"type": "websocket.disconnect", "code": 1000}],
+        [call("receive"), call("receive"), call("receive"), states, call("accept"), states],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LILYA_SCRIPTS))
 def test_scripted_conversation(cls: Any, name: str) -> None:
-    events, steps = SCRIPTS[name]
+    events, steps = LILYA_SCRIPTS[name]
     assert_same(
         lambda server: lw.WebSocket(dict(SCOPE), server.receive, server.send),
         lambda server: cls(dict(SCOPE), server.receive, server.send),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastws import _types, _websocket
@@ -121,6 +121,8 @@ def build(base: Any) -> Any:
         type: a subclass of ``base`` named ``WebSocket`` (one per base).
     """
 
+    base_send = base.send
+
     class WebSocket(base):
         """``lilya.websockets.WebSocket`` (0.29.0) on fastws's core: ``WebSocket(scope, receive, send)``.
 
@@ -165,6 +167,25 @@ def build(base: Any) -> Any:
                         if name.lower() == b"cookie":
                             cookies.update(parse_cookie(value.decode("latin-1")))
                 return cookies
+
+        async def accept(
+            self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None
+        ) -> None:
+            """Accept the connection, receiving ``websocket.connect`` first if it has not been.
+
+            Args:
+                subprotocol (str | None): the chosen subprotocol (RFC 6455 section 4.2.2).
+                headers (Iterable[tuple[bytes, bytes]] | None): extra handshake response headers.
+
+            Raises:
+                AssertionError: the first event is not ``websocket.connect`` (Lilya's ``assert``).
+                WebSocketRuntimeError: already accepted, or already closed.
+            """
+            if self.client_state is WebSocketState.CONNECTING:
+                message = await self._receive()
+                assert message["type"] == "websocket.connect"
+            self.client_state = WebSocketState.CONNECTED  # even after a disconnect, as Lilya
+            await base_send(self, {"type": "websocket.accept", "headers": headers or [], "subprotocol": subprotocol})
 
         def add_cleanup(self, fn: Callable[[], Any]) -> None:
             """Register ``fn`` to run after ``close()`` (awaited when it returns an awaitable).

@@ -181,10 +181,11 @@ def build(base: Any) -> Any:
                 AssertionError: the first event is not ``websocket.connect`` (Lilya's ``assert``).
                 WebSocketRuntimeError: already accepted, or already closed.
             """
-            if self.client_state is WebSocketState.CONNECTING:
-                message = await self._receive()
+            ws: Any = self  # the core's properties, untyped for mypy
+            if ws.client_state is WebSocketState.CONNECTING:
+                message = await ws._receive()
                 assert message["type"] == "websocket.connect"
-            self.client_state = WebSocketState.CONNECTED  # even after a disconnect, as Lilya
+            ws.client_state = WebSocketState.CONNECTED  # even after a disconnect, as Lilya
             await base_send(self, {"type": "websocket.accept", "headers": headers or [], "subprotocol": subprotocol})
 
         def add_cleanup(self, fn: Callable[[], Any]) -> None:

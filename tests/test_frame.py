@@ -72,8 +72,13 @@ def client(mod: ModuleType, opcode: int, payload: bytes, fin: bool = True, rsv: 
 
 @pytest.mark.parametrize(
     ("n", "header"),
-    [(0, b"\x82\x00"), (125, b"\x82\x7d"), (126, b"\x82\x7e\x00\x7e"), (65535, b"\x82\x7e\xff\xff"),
-     (65536, b"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00")],
+    [
+        (0, b"\x82\x00"),
+        (125, b"\x82\x7d"),
+        (126, b"\x82\x7e\x00\x7e"),
+        (65535, b"\x82\x7e\xff\xff"),
+        (65536, b"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
+    ],
 )
 def test_server_frame_lengths(frame_impl: ModuleType, n: int, header: bytes) -> None:
     frame = frame_impl.encode_frame(OP_BINARY, b"x" * n)
@@ -92,9 +97,14 @@ def test_rfc_examples(frame_impl: ModuleType) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(opcode=3, payload=b""), dict(opcode=11, payload=b""), dict(opcode=1, payload=b"", rsv=8),
-     dict(opcode=OP_PING, payload=b"x" * 126), dict(opcode=OP_CLOSE, payload=b"", fin=False),
-     dict(opcode=1, payload=b"", mask=b"abc")],
+    [
+        dict(opcode=3, payload=b""),
+        dict(opcode=11, payload=b""),
+        dict(opcode=1, payload=b"", rsv=8),
+        dict(opcode=OP_PING, payload=b"x" * 126),
+        dict(opcode=OP_CLOSE, payload=b"", fin=False),
+        dict(opcode=1, payload=b"", mask=b"abc"),
+    ],
 )
 def test_writer_rejects(frame_impl: ModuleType, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -149,7 +159,10 @@ def test_fragments_with_interleaved_control(frame_impl: ModuleType) -> None:
         events, error = run_stream(m, chunks)
         assert error is None
         assert events == [
-            (OP_PING, b"p1"), (OP_PONG, b""), (OP_TEXT, "hé!"), (OP_BINARY, b"\x00\xff\x01"),
+            (OP_PING, b"p1"),
+            (OP_PONG, b""),
+            (OP_TEXT, "hé!"),
+            (OP_BINARY, b"\x00\xff\x01"),
             (OP_CLOSE, b"\x03\xe9gone"),
         ]
 
@@ -191,8 +204,10 @@ def _errors(m: ModuleType) -> list[tuple[str, bytes, int, dict[str, Any]]]:
         ("binary inside fragments", client(m, OP_BINARY, b"a", fin=False) + client(m, OP_BINARY, b"b"), 1002, {}),
         ("64-bit top bit", b"\x82\xff\x80" + b"\x00" * 7 + MASK, 1002, {}),
         ("close 1 byte", client(m, OP_CLOSE, b"\x03"), 1002, {}),
-        *[(f"close code {c}", client(m, OP_CLOSE, c.to_bytes(2, "big")), 1002, {})
-          for c in (0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535)],
+        *[
+            (f"close code {c}", client(m, OP_CLOSE, c.to_bytes(2, "big")), 1002, {})
+            for c in (0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535)
+        ],
         ("close reason not utf-8", client(m, OP_CLOSE, b"\x03\xe8\xff"), 1007, {}),
         ("text not utf-8", client(m, OP_TEXT, b"\xc3\x28"), 1007, {}),
         ("surrogate in text", client(m, OP_TEXT, b"\xed\xa0\x80"), 1007, {}),
@@ -201,8 +216,12 @@ def _errors(m: ModuleType) -> list[tuple[str, bytes, int, dict[str, Any]]]:
         ("truncated utf-8 at fin", client(m, OP_TEXT, b"\xce", fin=False) + client(m, OP_CONT, b""), 1007, {}),
         ("too big", client(m, OP_BINARY, b"x" * 11), 1009, {"max_size": 10}),
         ("too big text", client(m, OP_TEXT, b"x" * 11), 1009, {"max_size": 10}),
-        ("too big in fragments", client(m, OP_BINARY, b"x" * 6, fin=False) + client(m, OP_CONT, b"x" * 5),
-         1009, {"max_size": 10}),
+        (
+            "too big in fragments",
+            client(m, OP_BINARY, b"x" * 6, fin=False) + client(m, OP_CONT, b"x" * 5),
+            1009,
+            {"max_size": 10},
+        ),
         ("too big from header alone", big_header, 1009, {}),
     ]
 
@@ -237,8 +256,12 @@ messages = st.lists(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(msgs=messages, frag=st.lists(st.integers(0, 400), max_size=20), cuts=st.lists(st.integers(0, 10**6), max_size=12),
-       mask=st.binary(min_size=4, max_size=4))
+@given(
+    msgs=messages,
+    frag=st.lists(st.integers(0, 400), max_size=20),
+    cuts=st.lists(st.integers(0, 10**6), max_size=12),
+    mask=st.binary(min_size=4, max_size=4),
+)
 def test_round_trip(msgs: list[tuple[int, Any]], frag: list[int], cuts: list[int], mask: bytes) -> None:
     """Writer -> parser for both twins: messages fragmented at random sizes, control frames
     between them, the stream split at random points."""
@@ -269,11 +292,18 @@ def frame_soup() -> st.SearchStrategy[bytes]:
     def one(draw: st.DrawFn) -> bytes:
         if draw(st.integers(0, 9)) == 0:
             return draw(st.binary(max_size=20))
-        b0 = draw(st.sampled_from([0x80, 0x00])) | draw(st.sampled_from([0, 0, 0, 0x40, 0x10])) | draw(
-            st.sampled_from([0, 1, 2, 8, 9, 10, 1, 2, 0, 3, 11])
+        b0 = (
+            draw(st.sampled_from([0x80, 0x00]))
+            | draw(st.sampled_from([0, 0, 0, 0x40, 0x10]))
+            | draw(st.sampled_from([0, 1, 2, 8, 9, 10, 1, 2, 0, 3, 11]))
         )
-        payload = draw(st.one_of(st.binary(max_size=140), st.text(max_size=40).map(str.encode),
-                                 st.sampled_from([b"\x03\xe8", b"\x03\xe8\xff", b"\x03", b"\x0f\xa0ok", b"\xc3", b"\xa9"])))
+        payload = draw(
+            st.one_of(
+                st.binary(max_size=140),
+                st.text(max_size=40).map(str.encode),
+                st.sampled_from([b"\x03\xe8", b"\x03\xe8\xff", b"\x03", b"\x0f\xa0ok", b"\xc3", b"\xa9"]),
+            )
+        )
         masked = draw(st.integers(0, 9)) > 0
         frame = py.encode_frame(OP_BINARY, payload, mask=MASK if masked else None)
         return bytes([b0]) + frame[1:]
@@ -282,8 +312,12 @@ def frame_soup() -> st.SearchStrategy[bytes]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(stream=frame_soup(), cuts=st.lists(st.integers(0, 10**6), max_size=10),
-       max_size=st.sampled_from([None, 0, 5, 64, 1000]), require_mask=st.booleans())
+@given(
+    stream=frame_soup(),
+    cuts=st.lists(st.integers(0, 10**6), max_size=10),
+    max_size=st.sampled_from([None, 0, 5, 64, 1000]),
+    require_mask=st.booleans(),
+)
 def test_twins_agree_on_frame_soup(stream: bytes, cuts: list[int], max_size: int | None, require_mask: bool) -> None:
     c, py = c_and_py()
     chunks = split(stream, cuts)

@@ -53,9 +53,7 @@ def apply_mask(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
-def encode_frame(
-    opcode: int, payload: bytes, fin: bool = True, mask: bytes | None = None, rsv: int = 0
-) -> bytes:
+def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:
     """One frame on the wire (RFC 6455 section 5.2): ``opcode`` (0, 1, 2, 8, 9 or 10),
     ``payload`` (bytes-like), ``fin``, ``rsv`` (the three RSV bits as an int 0-7, for tests) and
     ``mask`` (``None`` for a server frame, 4 bytes for a client frame), with the shortest of the
@@ -258,9 +256,7 @@ class FrameParser:
                 self._need = length
                 self._chunks = []
 
-    def _frame(
-        self, opcode: int, fin: bool, mask: bytes | None, payload: bytes, events: list[tuple[int, Any]]
-    ) -> None:
+    def _frame(self, opcode: int, fin: bool, mask: bytes | None, payload: bytes, events: list[tuple[int, Any]]) -> None:
         if mask is not None:
             payload = apply_mask(payload, mask)
         if opcode >= OP_CLOSE:

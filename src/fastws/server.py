@@ -1,0 +1,577 @@
+"""fastws's own RFC 6455 WebSocket protocol for uvicorn, on the compiled frame codec.
+
+Use it with ``uvicorn app:app --ws fastws.server:WebSocketProtocol`` or
+``uvicorn.Config(app, ws="fastws.server:WebSocketProtocol")`` (a class works too). uvicorn's HTTP
+protocol parses the request, sees ``Upgrade: websocket`` and hands the connection over: it builds
+this protocol with ``config``, ``server_state`` and ``app_state``, calls ``connection_made`` with
+the transport and ``data_received`` with the request head it re-serialised, then points the
+transport at this protocol.
+
+Supported: the opening handshake (RFC 6455 section 4.2, parsed with h11), the ASGI WebSocket
+scope (ASGI spec "WebSocket" section, ``spec_version`` 2.4), ``websocket.accept`` with a
+subprotocol and extra headers, the denial response (``websocket.http.response.start``/``body``)
+and HTTP 403 on close before accept, automatic pong, the closing handshake with code and reason
+validation, keepalive pings (``ws_ping_interval``/``ws_ping_timeout``), write backpressure
+(``pause_writing``/``resume_writing``), read backpressure (reading pauses while ``ws_max_queue``
+messages wait for the app) and ``ws_max_size`` (close 1009). Not supported yet:
+permessage-deflate (``ws_per_message_deflate`` is accepted and ignored: the extension is simply
+not negotiated, which RFC 7692 allows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import email.utils
+import hashlib
+import logging
+import os
+from http import HTTPStatus
+from types import ModuleType
+from typing import Any, cast
+from urllib.parse import unquote
+
+import h11
+from uvicorn.protocols.utils import (
+    ClientDisconnected,
+    get_client_addr,
+    get_local_addr,
+    get_path_with_query_string,
+    get_remote_addr,
+    is_ssl,
+)
+
+from fastws import _frame
+from fastws._frame_types import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    WebSocketProtocolError,
+)
+
+__all__ = ["WebSocketProtocol", "accept_key"]
+
+#: RFC 6455 section 1.3: appended to the client's key before hashing.
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: Bound on the request head uvicorn hands over (bytes); uvicorn's own parser limits it first.
+_MAX_HEAD = 64 * 1024
+#: Seconds to wait for the peer's close frame after ours before dropping the TCP connection.
+CLOSE_TIMEOUT = 10.0
+
+
+def accept_key(key: bytes) -> bytes:
+    """``Sec-WebSocket-Accept`` for the client's ``Sec-WebSocket-Key`` (RFC 6455 section 4.2.2
+    item 5.4): base64 of the SHA-1 of the key and the GUID. ``key`` and the result are ASCII
+    bytes."""
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest())
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+
+
+def _http_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    names = {name.lower() for name, _ in headers}
+    extra: list[tuple[bytes, bytes]] = []
+    if b"date" not in names:
+        extra.append((b"date", email.utils.formatdate(usegmt=True).encode("ascii")))
+    if b"connection" not in names:
+        extra.append((b"connection", b"close"))
+    if b"content-length" not in names:
+        extra.append((b"content-length", str(len(body)).encode("ascii")))
+    if b"content-type" not in names:
+        extra.append((b"content-type", b"text/plain; charset=utf-8"))
+    lines = [_status_line(status)]
+    for name, value in [*headers, *extra]:
+        lines += [name, b": ", value, b"\r\n"]
+    lines.append(b"\r\n")
+    return b"".join(lines) + body
+
+
+class _HandshakeError(Exception):
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or []
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """One server-side WebSocket connection under uvicorn (RFC 6455, ASGI WebSocket spec).
+
+    Built by uvicorn's HTTP protocol on an upgrade request as
+    ``WebSocketProtocol(config=..., server_state=..., app_state=...)``. Reads from ``config``:
+    ``loaded_app``, ``root_path``, ``asgi_version``, ``ws_max_size`` (bytes per message, 1009
+    beyond), ``ws_max_queue`` (messages waiting for the app before reading pauses),
+    ``ws_ping_interval`` and ``ws_ping_timeout`` (seconds, ``None`` to disable; 1011 when the
+    pong is late); from ``server_state``: ``connections``, ``tasks`` and ``default_headers``
+    (``server``/``date`` headers added to the 101 response).
+
+    ``codec`` is the frame codec module (``fastws._frame``: compiled when available); tests
+    subclass with ``codec = fastws._frame_py`` to run the pure twin.
+    """
+
+    codec: ModuleType = _frame
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.logger = logging.getLogger("uvicorn.error")
+        self.root_path: str = config.root_path
+        self.asgi_version: str = config.asgi_version
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers: list[tuple[bytes, bytes]] = server_state.default_headers
+
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int | None] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme = "ws"
+        self.scope: dict[str, Any] = {}
+
+        self.parser = self.codec.FrameParser(max_size=config.ws_max_size)
+        self._head = b""
+        self.handshake_started = False  # the request head was parsed and the app started
+        self.handshake_complete = False  # 101 (or a denial) was sent
+        self.close_sent = False
+        self.disconnected = False
+        self._key = b""
+        self._denial: tuple[int, list[tuple[bytes, bytes]], list[bytes]] | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+
+        # Messages for the app: a deque and at most one waiting receive().
+        self._messages: collections.deque[dict[str, Any]] = collections.deque()
+        self._receiver: asyncio.Future[None] | None = None
+        self._max_queue: int = max(1, config.ws_max_queue or 1)
+        self.read_paused = False
+
+        # Write backpressure: set while the transport's buffer is over its high-water mark.
+        self._write_paused = False
+        self._drain: asyncio.Future[None] | None = None
+
+        # Keepalive.
+        self.ping_interval: float | None = config.ws_ping_interval
+        self.ping_timeout: float | None = config.ws_ping_timeout
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self._ping_payload: bytes | None = None
+
+    # -- asyncio.Protocol -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Register the connection with uvicorn's server state and read the addresses."""
+        self.transport = cast(asyncio.Transport, transport)
+        self.connections.add(self)
+        self.server = get_local_addr(self.transport)
+        self.client = get_remote_addr(self.transport)
+        self.scheme = "wss" if is_ssl(self.transport) else "ws"
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Report ``websocket.disconnect`` (1006 if no close frame was exchanged), wake every
+        waiter and stop the timers."""
+        self._stop_keepalive()
+        self.connections.discard(self)
+        if not self.disconnected:
+            self.disconnected = True
+            self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
+        self.handshake_complete = True
+        self._wake_writers()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+
+    def eof_received(self) -> bool | None:
+        """The peer half-closed: let the transport close (no more frames can arrive)."""
+        return None
+
+    def pause_writing(self) -> None:
+        """The transport's write buffer went over its high-water mark: ``send`` waits."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        """The write buffer drained below its low-water mark: waiting ``send`` calls go on."""
+        self._write_paused = False
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse the request head (first call) and then frames; dispatch events."""
+        if not self.handshake_started:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._head) > _MAX_HEAD:
+                    self._reject(_HandshakeError(431, "request head too large"))
+                return
+            head, data = self._head[: end + 4], self._head[end + 4 :]
+            self._head = b""
+            try:
+                self._start(head)
+            except _HandshakeError as exc:
+                self._reject(exc)
+                return
+            if not data:
+                return
+        try:
+            events = self.parser.feed(data)
+        except WebSocketProtocolError as exc:
+            self._dispatch(exc.events)
+            self._fail(exc.code, exc.reason)
+            return
+        if events:
+            self._dispatch(events)
+
+    # -- opening handshake ------------------------------------------------------------------------
+
+    def _start(self, head: bytes) -> None:
+        conn = h11.Connection(h11.SERVER)
+        conn.receive_data(head)
+        try:
+            request = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _HandshakeError(400, f"invalid request: {exc}") from None
+        if not isinstance(request, h11.Request):
+            raise _HandshakeError(400, "incomplete request head")
+        headers = [(bytes(name), bytes(value)) for name, value in request.headers]
+        if request.method != b"GET":
+            raise _HandshakeError(400, "WebSocket handshake needs GET")
+        upgrade = b""
+        connection: list[bytes] = []
+        key = b""
+        versions: list[bytes] = []
+        subprotocols: list[str] = []
+        for name, value in headers:
+            if name == b"upgrade":
+                upgrade = value.strip().lower()
+            elif name == b"connection":
+                connection += [token.strip().lower() for token in value.split(b",")]
+            elif name == b"sec-websocket-key":
+                if key:
+                    raise _HandshakeError(400, "more than one Sec-WebSocket-Key")
+                key = value.strip()
+            elif name == b"sec-websocket-version":
+                versions.append(value.strip())
+            elif name == b"sec-websocket-protocol":
+                subprotocols += [t.strip() for t in value.decode("latin-1").split(",") if t.strip()]
+        if upgrade != b"websocket" or b"upgrade" not in connection:
+            raise _HandshakeError(400, "missing Upgrade: websocket / Connection: Upgrade")
+        if versions != [b"13"]:
+            raise _HandshakeError(
+                426, "unsupported Sec-WebSocket-Version, expected 13", [(b"sec-websocket-version", b"13")]
+            )
+        try:
+            if len(base64.b64decode(key, validate=True)) != 16:
+                raise ValueError
+        except (ValueError, binascii.Error):
+            raise _HandshakeError(400, "Sec-WebSocket-Key is not 16 bytes in base64") from None
+        self._key = key
+        target = bytes(request.target)
+        raw_path, _, query_string = target.partition(b"?")
+        root = self.root_path
+        self.scope = {
+            "type": "websocket",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": self.scheme,
+            "server": self.server,
+            "client": self.client,
+            "root_path": root,
+            "path": root + unquote(raw_path.decode("latin-1")),
+            "raw_path": root.encode("latin-1") + raw_path,
+            "query_string": query_string,
+            "headers": headers,
+            "subprotocols": subprotocols,
+            "state": self.app_state.copy(),
+            "extensions": {"websocket.http.response": {}},
+        }
+        self.handshake_started = True
+        self._put({"type": "websocket.connect"})
+        task = self.loop.create_task(self.run_asgi())
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+    def _reject(self, exc: _HandshakeError) -> None:
+        self.handshake_started = self.handshake_complete = self.close_sent = True
+        self.disconnected = True
+        body = f"Failed to open a WebSocket connection: {exc}.\n".encode()
+        self.transport.write(_http_response(exc.status, exc.headers, body))
+        self.transport.close()
+
+    # -- frames from the peer ---------------------------------------------------------------------
+
+    def _dispatch(self, events: list[tuple[int, Any]]) -> None:
+        for opcode, data in events:
+            if opcode == OP_TEXT:
+                if not self.close_sent:
+                    self._put({"type": "websocket.receive", "text": data})
+            elif opcode == OP_BINARY:
+                if not self.close_sent:
+                    self._put({"type": "websocket.receive", "bytes": data})
+            elif opcode == OP_PING:
+                if not self.close_sent:
+                    self.transport.write(self.codec.encode_frame(OP_PONG, data))
+            elif opcode == OP_PONG:
+                self._pong(data)
+            elif opcode == OP_CLOSE:
+                self._peer_closed(data)
+        if len(self._messages) >= self._max_queue and not self.read_paused and not self.close_sent:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _peer_closed(self, payload: bytes) -> None:
+        code, reason = self.codec.parse_close(payload)
+        if self.close_sent:
+            # The peer answered our close frame: the closing handshake is complete.
+            self.transport.close()
+            return
+        self.close_sent = True
+        # Echo the status code (RFC 6455 section 5.5.1); no code received, none sent.
+        self.transport.write(self.codec.encode_frame(OP_CLOSE, payload[:2]))
+        self.transport.close()
+        if not self.disconnected:
+            self.disconnected = True
+            self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 section 7.1.7): close frame with ``code``, then TCP."""
+        if self.handshake_complete and not self.close_sent and not self.transport.is_closing():
+            self.transport.write(self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(code, reason[:100])))
+        self.close_sent = True
+        if not self.disconnected:
+            self.disconnected = True
+            self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.close()
+
+    # -- keepalive --------------------------------------------------------------------------------
+
+    def _start_keepalive(self) -> None:
+        if self.ping_interval is not None and self.ping_interval > 0:
+            self._ping_timer = self.loop.call_later(self.ping_interval, self._send_ping)
+
+    def _stop_keepalive(self) -> None:
+        for timer in (self._ping_timer, self._pong_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ping_timer = self._pong_timer = None
+        self._ping_payload = None
+
+    def _send_ping(self) -> None:
+        self._ping_timer = None
+        if self.close_sent or self.transport.is_closing():
+            return
+        self._ping_payload = os.urandom(4)
+        self.transport.write(self.codec.encode_frame(OP_PING, self._ping_payload))
+        if self.ping_timeout is not None:
+            self._pong_timer = self.loop.call_later(self.ping_timeout, self._ping_timed_out)
+        else:
+            self._start_keepalive()
+
+    def _pong(self, data: bytes) -> None:
+        if self._ping_payload is None or data != self._ping_payload:
+            return  # unsolicited or stale pong (RFC 6455 section 5.5.3)
+        self._ping_payload = None
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
+            self._start_keepalive()
+
+    def _ping_timed_out(self) -> None:
+        self._pong_timer = None
+        self._fail(1011, "keepalive ping timeout")
+
+    # -- ASGI -------------------------------------------------------------------------------------
+
+    async def run_asgi(self) -> None:
+        """Run the app on the scope; an exception before the handshake answers HTTP 500, after
+        it closes with 1011."""
+        try:
+            result = await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            if not self.handshake_complete:
+                self._send_500()
+            elif not self.close_sent:
+                self._fail(1011, "")
+        else:
+            if not self.handshake_complete:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self._send_500()
+            elif result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+        if self._close_timer is None:
+            self.transport.close()
+
+    def _send_500(self) -> None:
+        if self.handshake_complete or self._denial is not None:
+            return
+        self.handshake_complete = self.close_sent = True
+        self.transport.write(_http_response(500, [], b"Internal Server Error"))
+
+    def _put(self, message: dict[str, Any]) -> None:
+        self._messages.append(message)
+        receiver = self._receiver
+        if receiver is not None:
+            self._receiver = None
+            if not receiver.done():
+                receiver.set_result(None)
+
+    async def receive(self) -> dict[str, Any]:
+        """The next ASGI event: ``websocket.connect``, ``websocket.receive`` (``text`` str or
+        ``bytes`` bytes) or ``websocket.disconnect`` (``code`` int, ``reason`` str). Resumes
+        reading once the app has caught up to half of ``ws_max_queue``."""
+        while not self._messages:
+            if self._receiver is None:
+                self._receiver = self.loop.create_future()
+            await self._receiver
+        message = self._messages.popleft()
+        if self.read_paused and len(self._messages) <= self._max_queue // 2:
+            self.read_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+        return message
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Handle one ASGI event from the app (ASGI WebSocket spec): ``websocket.accept``
+        (``subprotocol``, ``headers``), ``websocket.send`` (``text`` or ``bytes``),
+        ``websocket.close`` (``code``, ``reason``; before accept: HTTP 403),
+        ``websocket.http.response.start``/``body`` (denial response).
+
+        Waits while the transport's write buffer is over its high-water mark. Raises
+        ``ClientDisconnected`` (an ``OSError``) once the connection is gone, ``RuntimeError``
+        for an event out of order, ``ValueError`` for a close code that may not be sent.
+        """
+        if self._write_paused and not self.disconnected:
+            if self._drain is None:
+                self._drain = self.loop.create_future()
+            await self._drain
+        kind = message["type"]
+        if self.handshake_complete and self._denial is None:
+            if self.disconnected or (self.close_sent and self.transport.is_closing()):
+                raise ClientDisconnected()
+            if self.close_sent:
+                raise RuntimeError(f"Unexpected ASGI message '{kind}', after sending 'websocket.close'.")
+            if kind == "websocket.send":
+                text = message.get("text")
+                if text is not None:
+                    self.transport.write(self.codec.encode_text(text))
+                else:
+                    data = message.get("bytes")
+                    if data is not None:
+                        self.transport.write(self.codec.encode_frame(OP_BINARY, data))
+            elif kind == "websocket.close":
+                code = message.get("code", 1000) or 1000
+                reason = message.get("reason") or ""
+                frame = self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(code, reason))
+                self.transport.write(frame)
+                self.close_sent = True
+                if not self.disconnected:
+                    self.disconnected = True
+                    self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+                # Keep reading until the peer's close frame arrives, or give up after a while.
+                if self.read_paused:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.close)
+            else:
+                raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")
+            return
+        if self.disconnected and self._denial is None:
+            raise ClientDisconnected()
+        if self._denial is not None:
+            if kind != "websocket.http.response.body":
+                raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body' but got '{kind}'.")
+            status, headers, body = self._denial
+            body.append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                self.transport.write(_http_response(status, headers, b"".join(body)))
+                self.transport.close()
+                self._denial = None
+                self.disconnected = True
+                self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
+            return
+        if kind == "websocket.accept":
+            self._accept(message)
+        elif kind == "websocket.close":
+            self._log("403")
+            self.handshake_complete = self.close_sent = self.disconnected = True
+            self.transport.write(_http_response(403, [], b""))
+            self.transport.close()
+            self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
+        elif kind == "websocket.http.response.start":
+            status = message["status"]
+            if not 100 <= status < 600:
+                raise RuntimeError("Invalid HTTP status code '%d' in response." % status)
+            self._log(str(status))
+            self.handshake_complete = self.close_sent = True
+            self._denial = (status, [(bytes(n), bytes(v)) for n, v in message.get("headers", [])], [])
+        else:
+            raise RuntimeError(
+                "Expected ASGI message 'websocket.accept', 'websocket.close' "
+                f"or 'websocket.http.response.start' but got '{kind}'."
+            )
+
+    def _log(self, outcome: str) -> None:
+        # The access line uvicorn's own protocols write, e.g. '127.0.0.1:5000 - "WebSocket /ws" [accepted]'.
+        if self.logger.isEnabledFor(logging.INFO):
+            scope = cast(Any, self.scope)
+            self.logger.info(
+                '%s - "WebSocket %s" %s', get_client_addr(scope), get_path_with_query_string(scope), outcome
+            )
+
+    def _accept(self, message: dict[str, Any]) -> None:
+        self._log("[accepted]")
+        lines = [
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ",
+            accept_key(self._key),
+            b"\r\n",
+        ]
+        for name, value in [*self.default_headers, *message.get("headers", [])]:
+            lines += [bytes(name), b": ", bytes(value), b"\r\n"]
+        subprotocol = message.get("subprotocol")
+        if subprotocol:
+            lines += [b"sec-websocket-protocol: ", subprotocol.encode("latin-1"), b"\r\n"]
+        lines.append(b"\r\n")
+        self.handshake_complete = True
+        if not self.transport.is_closing():
+            self.transport.write(b"".join(lines))
+            self._start_keepalive()
+
+    def shutdown(self) -> None:
+        """Server shutdown (uvicorn calls this): close 1012 (service restart) after the
+        handshake, HTTP 500 before it, then drop the connection."""
+        self._stop_keepalive()
+        if self.close_sent:
+            self.transport.close()
+            return
+        if self.handshake_complete:
+            self.transport.write(self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(1012)))
+            self.close_sent = True
+            if not self.disconnected:
+                self.disconnected = True
+                self._put({"type": "websocket.disconnect", "code": 1012, "reason": ""})
+        else:
+            self._send_500()
+        self.transport.close()

@@ -1,0 +1,206 @@
+"""fastws.server.WebSocketProtocol driven directly on a fake transport (no sockets): read
+backpressure by ``ws_max_queue``, write backpressure by ``pause_writing``/``resume_writing``, and
+the disconnect events, deterministic and fast. Both codec twins."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from fastws import _frame_c, _frame_py
+from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
+from fastws.server import WebSocketProtocol
+
+MASK = b"\x0a\x0b\x0c\x0d"
+HEAD = (
+    b"GET /ws?x=1 HTTP/1.1\r\nhost: example\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+    b"sec-websocket-key: " + base64.b64encode(b"k" * 16) + b"\r\nsec-websocket-version: 13\r\n\r\n"
+)
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.paused = False
+        self.pauses = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.written.append(bytes(data))
+
+    def pause_reading(self) -> None:
+        self.paused = True
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+
+@pytest.fixture(params=["c", "py"])
+def codec(request: pytest.FixtureRequest) -> Any:
+    if request.param == "c" and request.config.getoption("--no-c-extensions"):
+        pytest.skip("needs the compiled extension (--no-c-extensions)")
+    return _frame_c if request.param == "c" else _frame_py
+
+
+def make(app: Any, codec: Any, max_queue: int = 4) -> tuple[WebSocketProtocol, FakeTransport]:
+    config = SimpleNamespace(
+        loaded=True,
+        loaded_app=app,
+        root_path="/root",
+        asgi_version="3.0",
+        ws_max_size=1 << 20,
+        ws_max_queue=max_queue,
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
+    )
+    state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[(b"server", b"test")])
+    cls = type("P", (WebSocketProtocol,), {"codec": codec})
+    protocol = cls(config=config, server_state=state, app_state={"k": 1})
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def frames(codec: Any, data: bytes) -> list[tuple[int, Any]]:
+    return codec.FrameParser(require_mask=False).feed(data)
+
+
+def test_read_backpressure(codec: Any) -> None:
+    async def main() -> None:
+        gate = asyncio.Event()
+        got: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            assert scope["path"] == "/root/ws" and scope["raw_path"] == b"/root/ws"
+            assert scope["query_string"] == b"x=1" and scope["state"] == {"k": 1}
+            await receive()
+            await send({"type": "websocket.accept"})
+            await gate.wait()
+            while True:
+                event = await receive()
+                got.append(event)
+                if event["type"] == "websocket.disconnect":
+                    return
+
+        protocol, transport = make(app, codec, max_queue=4)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        assert transport.written[0].startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+        assert b"server: test\r\n" in transport.written[0]
+        for i in range(3):
+            protocol.data_received(codec.encode_frame(OP_TEXT, str(i).encode(), mask=MASK))
+        assert not transport.paused
+        protocol.data_received(codec.encode_frame(OP_BINARY, b"3", mask=MASK))
+        assert transport.paused  # 4 messages wait for the app
+        gate.set()
+        await asyncio.sleep(0.01)
+        assert not transport.paused and transport.pauses == 1
+        protocol.data_received(codec.encode_frame(OP_CLOSE, codec.close_payload(1001, "bye"), mask=MASK))
+        await asyncio.sleep(0.01)
+        assert got == [
+            *({"type": "websocket.receive", "text": str(i)} for i in range(3)),
+            {"type": "websocket.receive", "bytes": b"3"},
+            {"type": "websocket.disconnect", "code": 1001, "reason": "bye"},
+        ]
+        assert frames(codec, transport.written[-1]) == [(OP_CLOSE, b"\x03\xe9")]
+        assert transport.closed
+        protocol.connection_lost(None)
+        assert not protocol.connections
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_write_backpressure_and_lost_connection(codec: Any) -> None:
+    async def main() -> None:
+        sent: list[int] = []
+        outcome: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            try:
+                for i in range(3):
+                    await send({"type": "websocket.send", "text": str(i)})
+                    sent.append(i)
+            except OSError as exc:
+                outcome.append(type(exc).__name__)
+            outcome.append(await receive())
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        assert sent == [0, 1, 2]
+        protocol.pause_writing()
+        sent.clear()
+        task = asyncio.ensure_future(protocol.send({"type": "websocket.send", "bytes": b"x"}))
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        protocol.resume_writing()
+        await asyncio.wait_for(task, 1)
+        assert frames(codec, transport.written[-1]) == [(OP_BINARY, b"x")]
+        protocol.pause_writing()
+        task = asyncio.ensure_future(protocol.send({"type": "websocket.send", "bytes": b"y"}))
+        await asyncio.sleep(0.01)
+        protocol.connection_lost(ConnectionResetError())  # wakes the writer, which then fails
+        with pytest.raises(OSError):
+            await asyncio.wait_for(task, 1)
+        await asyncio.sleep(0.01)
+        assert outcome == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_split_head_and_frames_in_one_read(codec: Any) -> None:
+    async def main() -> None:
+        got: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            got.append(await receive())
+            await send({"type": "websocket.accept", "subprotocol": "s"})
+            got.append(await receive())
+
+        protocol, transport = make(app, codec)
+        data = HEAD + codec.encode_frame(OP_TEXT, b"early", mask=MASK)
+        protocol.data_received(data[:10])
+        protocol.data_received(data[10:])
+        await asyncio.sleep(0.01)
+        assert got == [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "early"}]
+        assert b"sec-websocket-protocol: s\r\n" in transport.written[0]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_shutdown_sends_1012(codec: Any) -> None:
+    async def main() -> None:
+        got: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            got.append(await receive())
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        protocol.shutdown()
+        await asyncio.sleep(0.01)
+        assert frames(codec, transport.written[-1]) == [(OP_CLOSE, b"\x03\xf4")]
+        assert got == [{"type": "websocket.disconnect", "code": 1012, "reason": ""}]
+        assert transport.closed
+
+    asyncio.run(asyncio.wait_for(main(), 5))

@@ -4,7 +4,8 @@ Chromium (Debian's ``chromium``; ``FASTWS_CHROMIUM`` names another binary) is st
 with a fresh profile and ``--remote-debugging-port=0``; the test drives the page over the Chrome
 DevTools Protocol with the ``websockets`` client it already depends on (``Runtime.evaluate``), so
 no browser-automation package is needed. Every test skips, with the reason, when no Chromium is
-installed. Everything runs on 127.0.0.1 and every process the test starts is stopped on exit.
+installed (``FASTWS_REQUIRE_CHROMIUM=1``, as ``.ci/reliability`` sets, makes that a failure instead).
+Everything runs on 127.0.0.1 and every process the test starts is stopped on exit.
 
 * ``test_demo_page_served_by_fastws_serve``: ``fastws serve`` (a subprocess, the bundled demo, the
   default implementation) serves the page; the test types into its text box and presses its JSON
@@ -76,6 +77,8 @@ def chromium_binary() -> str | None:
 @pytest.fixture(scope="module")
 def chromium() -> str:
     binary = chromium_binary()
+    if binary is None and os.environ.get("FASTWS_REQUIRE_CHROMIUM", "") not in ("", "0"):
+        pytest.fail("FASTWS_REQUIRE_CHROMIUM is set but no Chromium is installed")
     if binary is None:
         pytest.skip("no Chromium installed (apt-get install -y chromium, or set FASTWS_CHROMIUM)")
     return binary

@@ -233,6 +233,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 return
             if not data:
                 return
+        elif self.transport.is_closing():
+            return  # we dropped the connection: nothing more to read
         try:
             events = self.parser.feed(data)
         except WebSocketProtocolError as exc:

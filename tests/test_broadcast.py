@@ -1,4 +1,4 @@
-"""``fastws.broadcast``: encode once, bounded per-connection queues, slow-consumer policies, and
+"""``fastws.broadcast`` (``fastws.fanout``): encode once, bounded per-connection queues, slow-consumer policies, and
 sender tasks that never outlive their connection. Both implementations through ``impl``; the
 server side is in memory (a ``send`` whose speed each test controls), so timing is deterministic.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from conftest import make_scope
 
-from fastws import broadcast as fanout
-from fastws.broadcast import BroadcastResult, Outbox, Policy, attached, broadcast, encode, outbox_of
+from fastws import fanout
+from fastws.fanout import BroadcastResult, Outbox, Policy, attached, broadcast, encode, outbox_of
 
 #: Upper bound for any one scenario (seconds).
 TIMEOUT = 10.0

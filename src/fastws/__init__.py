@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastws import _codec, _datastructures, _frame, _websocket
 from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
+from fastws.fanout import BroadcastResult, broadcast
 from fastws.websockets import (
     CloseCode,
     UnexpectedMessageType,
@@ -26,6 +27,7 @@ __all__ = [
     "IMPLEMENTATION",
     "URL",
     "Address",
+    "BroadcastResult",
     "App",
     "CloseCode",
     "Headers",
@@ -39,6 +41,7 @@ __all__ = [
     "WebSocketDisconnected",
     "WebSocketState",
     "__version__",
+    "broadcast",
 ]
 
 __version__ = "0.1.0"

@@ -8,7 +8,7 @@ Routes:
 * ``/ws`` (WebSocket): accepts, then echoes every text message as text and every binary message
   as bytes until the client goes away.
 * ``/chat/{room}`` (WebSocket; ``room`` is 1 to 64 of ``A-Z a-z 0-9 _ . -``): a chat room on
-  ``fastws.pubsub`` and ``fastws.broadcast``. Each text message from a client is published to the
+  ``fastws.pubsub`` and ``fastws.fanout``. Each text message from a client is published to the
   room's channel; every member of the room, in every process on the same broker, receives it as
   the JSON text ``{"type":"message","room":ROOM,"text":TEXT}``. On joining, a client first receives
   ``{"type":"joined","room":ROOM,"pid":PID}`` (``PID`` is the serving process), once the room is
@@ -41,7 +41,7 @@ from typing import Any
 
 import fastws
 from fastws._codec import encode_json_text
-from fastws.broadcast import attached, broadcast
+from fastws.fanout import attached, broadcast
 from fastws.pubsub import BrokerUnavailable, Gap, Hub
 from fastws.websockets import WebSocket, WebSocketDisconnect
 

@@ -36,7 +36,7 @@ the endpoint that owns the connection closes the outbox on the way out::
 
     async def endpoint(websocket):
         await websocket.accept()
-        async with fastws.broadcast.attached(websocket):   # aclose() on exit cancels the sender
+        async with fastws.fanout.attached(websocket):   # aclose() on exit cancels the sender
             ...  # receive loop; other tasks call broadcast(room, message)
 
 ``attached`` (or ``await outbox_of(websocket).aclose()`` in a ``finally``) cancels the sender

@@ -4,7 +4,7 @@ Workloads: a 64-byte text (``TEXT_64``) and a small JSON chat message (``JSON_SM
 each sent to ``connections`` (default 1,000) accepted connections whose server ``send`` returns
 at once (so only the fan-out and the WebSocket layer are measured, not sockets). Variants:
 
-- ``fastws-c``: ``fastws.broadcast.broadcast`` over the compiled ``WebSocket`` (encode once,
+- ``fastws-c``: ``fastws.broadcast`` (``fastws.fanout.broadcast``) over the compiled ``WebSocket`` (encode once,
   per-connection bounded queues and sender tasks);
 - ``fastws-py``: the same over the pure-Python twin;
 - ``starlette-loop``: the plain loop an app writes with Starlette:
@@ -77,7 +77,7 @@ async def _connections(cls: Any, n: int, counter: _Counter) -> list[Any]:
 
 def _fan_out(style: str, payload: Any) -> Callable[[list[Any]], Any]:
     if style == "broadcast":
-        from fastws.broadcast import broadcast
+        from fastws.fanout import broadcast
 
         async def fastws_broadcast(sockets: list[Any]) -> None:
             await broadcast(sockets, payload)
@@ -136,7 +136,7 @@ async def _memory_per_connection(cls: Any, style: str, payload: Any, n: int) -> 
         before = tracemalloc.get_traced_memory()[0]
         sockets = await _connections(cls, n, counter)
         if style == "broadcast":
-            from fastws.broadcast import broadcast, outbox_of
+            from fastws.fanout import broadcast, outbox_of
 
             await broadcast(sockets, payload)  # creates every connection's outbox
             held = tracemalloc.get_traced_memory()[0] - before

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     suites.add_argument(
         "--broadcast",
         action="store_true",
-        help="run the broadcast suite (fastws.broadcast vs a Starlette send_text loop, in memory)",
+        help="run the broadcast suite (fastws.broadcast() vs a Starlette send_text loop, in memory)",
     )
     suites.add_argument("--list", action="store_true", help="list the micro operations and exit")
     suites.add_argument(

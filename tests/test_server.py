@@ -483,3 +483,23 @@ def test_picows_client(live: LiveServer) -> None:
             await transport.wait_disconnected()
 
     run(scenario)
+
+
+def test_messages_before_a_protocol_error_are_answered_first(live: LiveServer) -> None:
+    # Autobahn 3.2-5.15 (strict): a valid message, then a bad frame in the same TCP segment: the
+    # echo of the valid message goes out before the close frame.
+    async def scenario() -> None:
+        reader, writer, _ = await raw_open(live.port)
+        try:
+            writer.write(
+                _frame_py.encode_frame(OP_TEXT, b"first", mask=MASK)
+                + _frame_py.encode_frame(OP_TEXT, b"second", mask=MASK)
+                + _frame_py.encode_frame(OP_TEXT, b"x", mask=MASK, rsv=2)
+            )
+            events = [e for e in await raw_frames(reader) if e[0] != OP_PING]
+            assert events[:2] == [(OP_TEXT, "first"), (OP_TEXT, "second")]
+            assert events[2][0] == OP_CLOSE and _frame_py.parse_close(events[2][1])[0] == 1002
+        finally:
+            writer.close()
+
+    run(scenario)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fastws import _frame_c, _frame_py
+from fastws import server as server_module
 from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 from fastws.server import WebSocketProtocol
 
@@ -202,5 +203,34 @@ def test_shutdown_sends_1012(codec: Any) -> None:
         assert frames(codec, transport.written[-1]) == [(OP_CLOSE, b"\x03\xf4")]
         assert got == [{"type": "websocket.disconnect", "code": 1012, "reason": ""}]
         assert transport.closed
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_protocol_error_waits_for_the_app_then_fails(codec: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "FAIL_GRACE", 0.05)
+
+    async def main() -> None:
+        got: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            got.append(await receive())
+            await asyncio.sleep(1)  # never comes back in time: the grace timer fails the connection
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        protocol.data_received(
+            codec.encode_frame(OP_BINARY, b"ok", mask=MASK) + codec.encode_frame(OP_TEXT, b"\xff", mask=MASK)
+        )
+        await asyncio.sleep(0.01)
+        assert got == [{"type": "websocket.receive", "bytes": b"ok"}]
+        assert not transport.closed  # the app is still handling "ok"
+        await asyncio.sleep(0.1)
+        assert transport.closed
+        code, _ = codec.parse_close(frames(codec, transport.written[-1])[0][1])
+        assert code == 1007
 
     asyncio.run(asyncio.wait_for(main(), 5))

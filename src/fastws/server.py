@@ -61,6 +61,9 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _MAX_HEAD = 64 * 1024
 #: Seconds to wait for the peer's close frame after ours before dropping the TCP connection.
 CLOSE_TIMEOUT = 10.0
+#: Seconds the app gets to handle the messages that arrived before a protocol error, before the
+#: connection is failed anyway (see ``WebSocketProtocol.data_received``).
+FAIL_GRACE = 1.0
 
 
 def accept_key(key: bytes) -> bytes:
@@ -155,6 +158,9 @@ class WebSocketProtocol(asyncio.Protocol):
         self._key = b""
         self._denial: tuple[int, list[tuple[bytes, bytes]], list[bytes]] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        # A protocol error waiting until the app has handled the messages before it.
+        self._pending_fail: tuple[int, str] | None = None
+        self._fail_timer: asyncio.TimerHandle | None = None
 
         # Messages for the app: a deque and at most one waiting receive().
         self._messages: collections.deque[dict[str, Any]] = collections.deque()
@@ -196,6 +202,10 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
+            self._fail_timer = None
+        self._pending_fail = None
 
     def eof_received(self) -> bool | None:
         """The peer half-closed: let the transport close (no more frames can arrive)."""
@@ -216,7 +226,12 @@ class WebSocketProtocol(asyncio.Protocol):
             drain.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        """Parse the request head (first call) and then frames; dispatch events."""
+        """Parse the request head (first call) and then frames; dispatch events.
+
+        On a protocol error (1002, 1007, 1009) after messages that the app has not read yet, the
+        close frame waits until the app comes back to ``receive`` with nothing left to read (so
+        its answers to those messages go out first, as Autobahn's strict verdict expects), or
+        ``FAIL_GRACE`` seconds; otherwise the connection is failed at once."""
         if not self.handshake_started:
             self._head += data
             end = self._head.find(b"\r\n\r\n")
@@ -239,7 +254,11 @@ class WebSocketProtocol(asyncio.Protocol):
             events = self.parser.feed(data)
         except WebSocketProtocolError as exc:
             self._dispatch(exc.events)
-            self._fail(exc.code, exc.reason)
+            if self._messages and self.handshake_complete and not self.close_sent:
+                self._pending_fail = (exc.code, exc.reason)
+                self._fail_timer = self.loop.call_later(FAIL_GRACE, self._fail_pending)
+            else:
+                self._fail(exc.code, exc.reason)
             return
         if events:
             self._dispatch(events)
@@ -355,6 +374,14 @@ class WebSocketProtocol(asyncio.Protocol):
             self.disconnected = True
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
 
+    def _fail_pending(self) -> None:
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
+            self._fail_timer = None
+        pending, self._pending_fail = self._pending_fail, None
+        if pending is not None:
+            self._fail(*pending)
+
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 section 7.1.7): close frame with ``code``, then TCP."""
         if self.handshake_complete and not self.close_sent and not self.transport.is_closing():
@@ -445,6 +472,9 @@ class WebSocketProtocol(asyncio.Protocol):
         ``bytes`` bytes) or ``websocket.disconnect`` (``code`` int, ``reason`` str). Resumes
         reading once the app has caught up to half of ``ws_max_queue``."""
         while not self._messages:
+            if self._pending_fail is not None:
+                self._fail_pending()  # the app has handled everything before the error
+                continue
             if self._receiver is None:
                 self._receiver = self.loop.create_future()
             await self._receiver

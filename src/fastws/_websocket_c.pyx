@@ -31,7 +31,9 @@ cdef extern from "Python.h":
         PYGEN_NEXT
     PySendResult PyIter_Send(PyObject* iterator, PyObject* arg, PyObject** presult)
     ctypedef PySendResult (*sendfunc)(PyObject*, PyObject*, PyObject**) except PYGEN_ERROR
+    ctypedef PyObject* (*unaryfunc)(PyObject*)
     ctypedef struct PyAsyncMethods:
+        unaryfunc am_await
         sendfunc am_send
     ctypedef struct PyTypeObjectAsync "PyTypeObject":
         PyAsyncMethods* tp_as_async
@@ -711,7 +713,6 @@ cdef class _Op:
     cdef int state
     cdef int stage
     cdef bint started
-    cdef bint running
     cdef bint wrap
     cdef object a
     cdef object b
@@ -849,9 +850,7 @@ cdef class _Op:
             ):
                 return self._fast(arg, presult)
             self._start()
-        self.running = True
         status = PyIter_Send(<PyObject*>self.inner, arg, &res)
-        self.running = False
         return self._drive(status, res, presult)
 
     cdef PySendResult _fast(self, PyObject* arg, PyObject** presult) except PYGEN_ERROR:
@@ -886,9 +885,7 @@ cdef class _Op:
             awaitable = ws._send(message)
         if not PyCoro_CheckExact(awaitable):
             awaitable = _await_iter(awaitable)
-        self.running = True
         status = PyIter_Send(<PyObject*>awaitable, arg, &res)
-        self.running = False
         if status == PYGEN_NEXT:
             self.inner = awaitable
             presult[0] = res
@@ -1001,13 +998,14 @@ cdef class _Op:
 
     @property
     def cr_running(self):
-        """bool: the operation is executing right now."""
-        return self.running
+        """bool: always False: on an event loop, other code only ever sees the operation between
+        two steps (waiting, or finished)."""
+        return False
 
     @property
     def cr_suspended(self):
         """bool: the operation is waiting on the server's awaitable."""
-        return self.inner is not None and not self.running
+        return self.inner is not None
 
     @property
     def cr_await(self):
@@ -1038,7 +1036,14 @@ cdef PySendResult _op_am_send(PyObject* op, PyObject* arg, PyObject** presult) e
         raise
 
 
+cdef PyObject* _op_am_await(PyObject* op) noexcept:
+    # `await op` iterates the op itself; the C slot spares the Python-level __await__ call.
+    Py_INCREF(<object>op)
+    return op
+
+
 (<PyTypeObjectAsync*>_Op).tp_as_async.am_send = _op_am_send
+(<PyTypeObjectAsync*>_Op).tp_as_async.am_await = _op_am_await
 Coroutine.register(_Op)
 
 

@@ -346,3 +346,88 @@ def test_close_code_table() -> None:
             except WebSocketProtocolError as exc:
                 results.append((exc.code, exc.reason))
         assert results[0] == results[1]
+
+
+# -- permessage-deflate (RFC 7692) ---------------------------------------------------------------
+
+
+def deflate(data: bytes, compressor: Any = None) -> bytes:
+    """A message compressed as RFC 7692 section 7.2.1 says: sync flush, tail stripped."""
+    import zlib
+
+    c = compressor or zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def test_inflate_messages(frame_impl: ModuleType) -> None:
+    import zlib
+
+    m = frame_impl
+    shared = zlib.compressobj(6, zlib.DEFLATED, -15)
+    text = "héllo wörld " * 50
+    first = deflate(text.encode(), shared)
+    second = deflate(text.encode(), shared)  # refers back to the first message's window
+    assert len(second) < len(first)
+    stream = (
+        client(m, OP_TEXT, first, rsv=4)
+        + client(m, OP_BINARY, b"plain")
+        + client(m, OP_TEXT, second[:5], fin=False, rsv=4)
+        + client(m, OP_PING, b"between")
+        + client(m, OP_CONT, second[5:10], fin=False)
+        + client(m, OP_CONT, second[10:])
+        + client(m, OP_BINARY, deflate(b""), rsv=4)
+    )
+    for size in (1, 7, len(stream)):
+        chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+        assert run_stream(m, chunks, inflate=True) == (
+            [(OP_TEXT, text), (OP_BINARY, b"plain"), (OP_PING, b"between"), (OP_TEXT, text), (OP_BINARY, b"")],
+            None,
+        )
+    # With no context takeover the second message cannot be read without the first's window.
+    events, error = run_stream(
+        m, [client(m, OP_TEXT, deflate(b"abc" * 10), rsv=4)] * 2, inflate=True, inflate_reset=True
+    )
+    assert events == [(OP_TEXT, "abc" * 10)] * 2 and error is None
+
+
+def _deflate_errors(m: ModuleType) -> list[tuple[str, bytes, int, dict[str, Any]]]:
+    bomb = deflate(b"\x00" * 100_000)
+    return [
+        ("rsv1 without inflate", client(m, OP_TEXT, deflate(b"x"), rsv=4), 1002, {}),
+        ("rsv2 with inflate", client(m, OP_TEXT, b"x", rsv=2), 1002, {"inflate": True}),
+        ("rsv1 on ping", client(m, OP_PING, b"", rsv=4), 1002, {"inflate": True}),
+        (
+            "rsv1 on continuation",
+            client(m, OP_TEXT, b"a", fin=False) + client(m, OP_CONT, b"b", rsv=4),
+            1002,
+            {"inflate": True},
+        ),
+        ("bomb", client(m, OP_BINARY, bomb, rsv=4), 1009, {"inflate": True, "max_size": 50_000}),
+        ("bomb in text", client(m, OP_TEXT, bomb, rsv=4), 1009, {"inflate": True, "max_size": 99_999}),
+        ("not deflate", client(m, OP_BINARY, b"\xff\xff\xff\xff", rsv=4), 1007, {"inflate": True}),
+        ("not utf-8 inside", client(m, OP_TEXT, deflate(b"\xc3\x28"), rsv=4), 1007, {"inflate": True}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_inflate_errors(frame_impl: ModuleType, index: int) -> None:
+    name, stream, code, kwargs = _deflate_errors(frame_impl)[index]
+    events, error = run_stream(frame_impl, [client(frame_impl, OP_BINARY, b"before") + stream], **kwargs)
+    assert error is not None and error[0] == code, (name, error)
+    assert events == [(OP_BINARY, b"before")]
+
+
+def test_inflate_at_the_limit(frame_impl: ModuleType) -> None:
+    frame = client(frame_impl, OP_BINARY, deflate(b"\x00" * 100_000), rsv=4)
+    assert run_stream(frame_impl, [frame], inflate=True, max_size=100_000) == ([(OP_BINARY, b"\x00" * 100_000)], None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=frame_soup(), cuts=st.lists(st.integers(0, 10**6), max_size=10), reset=st.booleans())
+def test_twins_agree_with_inflate(stream: bytes, cuts: list[int], reset: bool) -> None:
+    c, py = c_and_py()
+    chunks = split(stream, cuts)
+    kwargs = {"inflate": True, "inflate_reset": reset, "max_size": 1000}
+    assert run_stream(c, chunks, **kwargs) == run_stream(py, chunks, **kwargs)

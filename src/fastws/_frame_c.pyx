@@ -16,6 +16,7 @@ the buffer length before use, and unmasking 8 bytes at a time.
 """
 
 import codecs
+import zlib
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -35,6 +36,10 @@ __all__ = [
 cdef object _UTF8Decoder = codecs.getincrementaldecoder("utf-8")
 cdef object _Error = WebSocketProtocolError
 cdef object _is_valid_close_code = is_valid_close_code
+cdef object _decompressobj = zlib.decompressobj
+cdef object _ZlibError = zlib.error
+# RFC 7692 section 7.2.2: the sender strips this tail of a sync flush; the receiver appends it.
+cdef bytes _DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 cdef enum:
     OP_CONT = 0
@@ -189,7 +194,14 @@ cdef class FrameParser:
     ``max_size`` (int bytes, or ``None`` for no limit) bounds a message's payload, summed over
     its fragments, and is checked from the frame header before the payload is buffered.
     ``require_mask`` (default true: a server parsing client frames) makes an unmasked frame a
-    protocol error. No extension is negotiated, so any RSV bit is an error.
+    protocol error.
+
+    ``inflate`` (default false) says permessage-deflate was negotiated (RFC 7692): RSV1 on the
+    first frame of a data message marks it compressed, and the whole message is inflated when
+    its last frame arrives, bounded by ``max_size`` after decompression too (1009), with a
+    window of 15 bits (enough for any window the client may use). ``inflate_reset`` (the
+    client's ``client_no_context_takeover``) starts every message with a fresh window. Any other
+    RSV bit, or RSV1 on a control or continuation frame, is a protocol error (1002).
 
     After a close frame the parser ignores further bytes (``closed`` becomes true); after an
     error it ignores everything (``failed``).
@@ -197,6 +209,8 @@ cdef class FrameParser:
 
     cdef readonly object max_size
     cdef public bint require_mask
+    cdef public bint inflate
+    cdef public bint inflate_reset
     cdef public bint closed
     cdef public bint failed
     cdef long long _limit
@@ -211,14 +225,20 @@ cdef class FrameParser:
     cdef list _frag_parts
     cdef long long _frag_size
     cdef object _decoder
+    cdef bint _rsv1
+    cdef bint _compressed
+    cdef object _inflater
 
-    def __init__(self, max_size=16 * 1024 * 1024, bint require_mask=True):
+    def __init__(self, max_size=16 * 1024 * 1024, bint require_mask=True, bint inflate=False,
+                 bint inflate_reset=False):
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size is a byte count >= 0 or None, got {max_size}")
         self.max_size = max_size
         # A limit beyond 2**62 is no limit: no message can be that big.
         self._limit = -1 if max_size is None or max_size > (1 << 62) else max_size
         self.require_mask = require_mask
+        self.inflate = inflate
+        self.inflate_reset = inflate_reset
         self.closed = False
         self.failed = False
         self._head = b""
@@ -231,6 +251,9 @@ cdef class FrameParser:
         self._frag_parts = []
         self._frag_size = 0
         self._decoder = None
+        self._rsv1 = False
+        self._compressed = False
+        self._inflater = None
 
     def feed(self, data):
         """Consume ``data`` (bytes-like, any split) and return the events it completed, as
@@ -307,7 +330,10 @@ cdef class FrameParser:
                 self._head = data[pos:]
                 return 0
             if b0 & 0x70:
-                raise _Error(1002, "RSV bits set but no extension was negotiated")
+                if not self.inflate or b0 & 0x30:
+                    raise _Error(1002, "RSV bits set but no extension was negotiated")
+                if opcode != OP_TEXT and opcode != OP_BINARY:
+                    raise _Error(1002, "RSV1 set on a control or continuation frame")
             if (opcode > OP_BINARY and opcode < OP_CLOSE) or opcode > OP_PONG:
                 raise _Error(1002, f"reserved opcode {opcode}")
             if self.require_mask and not masked:
@@ -337,6 +363,7 @@ cdef class FrameParser:
                     raise _Error(1009, f"message of at least {total} bytes exceeds the limit")
             if masked:
                 memcpy(self._mask, p + pos + hl - 4, 4)
+            self._rsv1 = (b0 & 0x40) != 0
             pos += hl
             if length <= <uint64_t>(n - pos):
                 if masked:
@@ -362,6 +389,16 @@ cdef class FrameParser:
             return 0
         if opcode == OP_CONT:
             self._frag_size += PyBytes_GET_SIZE(payload)
+            if self._compressed:
+                self._frag_parts.append(payload)
+                if fin:
+                    message = self._inflate(b"".join(self._frag_parts), self._frag_opcode)
+                    events.append((self._frag_opcode, message))
+                    self._frag_opcode = 0
+                    self._frag_parts = []
+                    self._frag_size = 0
+                    self._compressed = False
+                return 0
             if self._frag_opcode == OP_TEXT:
                 try:
                     self._frag_parts.append(self._decoder.decode(payload, fin))
@@ -379,6 +416,15 @@ cdef class FrameParser:
                 self._frag_parts = []
                 self._frag_size = 0
                 self._decoder = None
+            return 0
+        if self._rsv1:
+            if fin:
+                events.append((opcode, self._inflate(payload, opcode)))
+            else:
+                self._compressed = True
+                self._frag_opcode = opcode
+                self._frag_size = PyBytes_GET_SIZE(payload)
+                self._frag_parts = [payload]
             return 0
         if fin:
             if opcode == OP_TEXT:
@@ -400,3 +446,23 @@ cdef class FrameParser:
         else:
             self._frag_parts = [payload]
         return 0
+
+    cdef object _inflate(self, bytes payload, int opcode):
+        # One whole compressed message (RFC 7692 section 7.2.2), bounded by max_size.
+        if self._inflater is None or self.inflate_reset:
+            self._inflater = _decompressobj(-15)
+        try:
+            if self._limit < 0:
+                data = self._inflater.decompress(payload + _DEFLATE_TAIL)
+            else:
+                data = self._inflater.decompress(payload + _DEFLATE_TAIL, self._limit + 1)
+        except _ZlibError:
+            raise _Error(1007, "compressed message is not valid deflate data") from None
+        if self._limit >= 0 and (len(data) > self._limit or self._inflater.unconsumed_tail):
+            raise _Error(1009, "decompressed message exceeds the limit")
+        if opcode == OP_TEXT:
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Error(1007, "text message is not valid UTF-8") from None
+        return data

@@ -14,6 +14,7 @@ Errors: :class:`fastws._frame_types.WebSocketProtocolError` with the close code 
 from __future__ import annotations
 
 import codecs
+import zlib
 from typing import Any
 
 from fastws._frame_types import (
@@ -39,6 +40,8 @@ __all__ = [
 _UTF8Decoder = codecs.getincrementaldecoder("utf-8")
 _MAX_CONTROL = 125
 _MAX_REASON = 123
+#: RFC 7692 section 7.2.2: the sender strips this tail of a sync flush; the receiver appends it.
+_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 def apply_mask(data: bytes, mask: bytes) -> bytes:
@@ -131,17 +134,32 @@ class FrameParser:
     ``max_size`` (int bytes, or ``None`` for no limit) bounds a message's payload, summed over
     its fragments, and is checked from the frame header before the payload is buffered.
     ``require_mask`` (default true: a server parsing client frames) makes an unmasked frame a
-    protocol error. No extension is negotiated, so any RSV bit is an error.
+    protocol error.
+
+    ``inflate`` (default false) says permessage-deflate was negotiated (RFC 7692): RSV1 on the
+    first frame of a data message marks it compressed, and the whole message is inflated when
+    its last frame arrives, bounded by ``max_size`` after decompression too (1009), with a
+    window of 15 bits (enough for any window the client may use). ``inflate_reset`` (the
+    client's ``client_no_context_takeover``) starts every message with a fresh window. Any other
+    RSV bit, or RSV1 on a control or continuation frame, is a protocol error (1002).
 
     After a close frame the parser ignores further bytes (``closed`` becomes true); after an
     error it ignores everything (``failed``).
     """
 
-    def __init__(self, max_size: int | None = 16 * 1024 * 1024, require_mask: bool = True) -> None:
+    def __init__(
+        self,
+        max_size: int | None = 16 * 1024 * 1024,
+        require_mask: bool = True,
+        inflate: bool = False,
+        inflate_reset: bool = False,
+    ) -> None:
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size is a byte count >= 0 or None, got {max_size}")
         self.max_size = max_size
         self.require_mask = require_mask
+        self.inflate = inflate
+        self.inflate_reset = inflate_reset
         self.closed = False
         self.failed = False
         self._head = b""
@@ -156,6 +174,9 @@ class FrameParser:
         self._frag_parts: list[Any] = []
         self._frag_size = 0
         self._decoder: Any = None
+        self._rsv1 = False  # the current frame's RSV1 bit
+        self._compressed = False  # the message being reassembled is compressed
+        self._inflater: Any = None
 
     def feed(self, data: bytes) -> list[tuple[int, Any]]:
         """Consume ``data`` (bytes-like, any split) and return the events it completed, as
@@ -218,7 +239,10 @@ class FrameParser:
                 self._head = data[pos:]
                 return
             if b0 & 0x70:
-                raise WebSocketProtocolError(1002, "RSV bits set but no extension was negotiated")
+                if not self.inflate or b0 & 0x30:
+                    raise WebSocketProtocolError(1002, "RSV bits set but no extension was negotiated")
+                if opcode != OP_TEXT and opcode != OP_BINARY:
+                    raise WebSocketProtocolError(1002, "RSV1 set on a control or continuation frame")
             if opcode > OP_BINARY and opcode < OP_CLOSE or opcode > OP_PONG:
                 raise WebSocketProtocolError(1002, f"reserved opcode {opcode}")
             if self.require_mask and not masked:
@@ -244,6 +268,7 @@ class FrameParser:
                 if self.max_size is not None and total > self.max_size:
                     raise WebSocketProtocolError(1009, f"message of at least {total} bytes exceeds the limit")
             mask = data[pos + hl - 4 : pos + hl] if masked else None
+            self._rsv1 = bool(b0 & 0x40)
             pos += hl
             if length <= n - pos:
                 payload = data[pos : pos + length]
@@ -267,6 +292,16 @@ class FrameParser:
             return
         if opcode == OP_CONT:
             self._frag_size += len(payload)
+            if self._compressed:
+                self._frag_parts.append(payload)
+                if fin:
+                    message = self._inflate(b"".join(self._frag_parts), self._frag_opcode)
+                    events.append((self._frag_opcode, message))
+                    self._frag_opcode = 0
+                    self._frag_parts = []
+                    self._frag_size = 0
+                    self._compressed = False
+                return
             if self._frag_opcode == OP_TEXT:
                 try:
                     self._frag_parts.append(self._decoder.decode(payload, fin))
@@ -282,6 +317,15 @@ class FrameParser:
                 self._frag_parts = []
                 self._frag_size = 0
                 self._decoder = None
+            return
+        if self._rsv1:
+            if fin:
+                events.append((opcode, self._inflate(payload, opcode)))
+            else:
+                self._compressed = True
+                self._frag_opcode = opcode
+                self._frag_size = len(payload)
+                self._frag_parts = [payload]
             return
         if fin:
             if opcode == OP_TEXT:
@@ -302,3 +346,24 @@ class FrameParser:
                 raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
         else:
             self._frag_parts = [payload]
+
+    def _inflate(self, payload: bytes, opcode: int) -> Any:
+        # One whole compressed message (RFC 7692 section 7.2.2), bounded by max_size.
+        if self._inflater is None or self.inflate_reset:
+            self._inflater = zlib.decompressobj(-15)
+        limit = self.max_size
+        try:
+            if limit is None:
+                data = self._inflater.decompress(payload + _DEFLATE_TAIL)
+            else:
+                data = self._inflater.decompress(payload + _DEFLATE_TAIL, limit + 1)
+        except zlib.error:
+            raise WebSocketProtocolError(1007, "compressed message is not valid deflate data") from None
+        if limit is not None and (len(data) > limit or self._inflater.unconsumed_tail):
+            raise WebSocketProtocolError(1009, "decompressed message exceeds the limit")
+        if opcode == OP_TEXT:
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
+        return data

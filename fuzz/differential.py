@@ -35,14 +35,24 @@ from hypothesis import strategies as st
 import fastws._codec_py as codec_py
 import fastws._datastructures_py as ds_py
 
+try:  # the RFC 6455 frame codec, where this tree has it
+    import fastws._frame_c as frame_c
+
+    import fastws._frame_py as frame_py
+except ImportError:  # pragma: no cover - an older tree
+    frame_c = frame_py = None
+
 # -- comparison ---------------------------------------------------------------------------------
 
 
 def outcome(func: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
-    """``("ok", result)`` or ``("raise", exception type, message)``."""
+    """``("ok", result)`` or ``("raise", exception type, message)``; for a protocol error also its
+    close code and the events completed before it."""
     try:
         return ("ok", func(*args))
     except Exception as exc:  # noqa: BLE001 - the exception is the result under comparison
+        if hasattr(exc, "events"):
+            return ("raise", type(exc), str(exc), getattr(exc, "code", None), exc.events)
         return ("raise", type(exc), str(exc))
 
 
@@ -326,6 +336,110 @@ def target_encode(data: st.DataObject) -> None:
     check("encode_json_bytes", outcome(codec_c.encode_json_bytes, value), outcome(codec_py.encode_json_bytes, value))
 
 
+_OPCODES = st.sampled_from([0, 1, 2, 8, 9, 10])
+_MASKS = st.one_of(st.none(), st.binary(min_size=4, max_size=4))
+_PAYLOADS = st.one_of(
+    st.binary(max_size=40),
+    st.text(max_size=12).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"\xf0\x9f\x98", b"\x80", b"\xed\xa0\x80", b"\x03\xe8", b"\x03\xe8\xff", b"\x03", b"\x0f\xa0ok"]),
+    st.integers(120, 70_000).map(bytes),
+)
+
+
+def _raw_frame(opcode: int, payload: bytes, fin: bool, mask: bytes | None, rsv: int) -> bytes:
+    # Any frame at all, legal or not (the codec's own writer refuses illegal ones).
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    bit = 0x80 if mask is not None else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([bit | 127]) + n.to_bytes(8, "big")
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@st.composite
+def frame_streams(draw: Any) -> tuple[bytes, list[int]]:
+    """Client frames and where to split them: half the time a well-formed conversation (text and
+    binary messages, fragmented or not, pings and pongs between fragments, maybe a close), half the
+    time anything (bad opcodes, RSV bits, unmasked, non-final control frames, a flipped byte,
+    random bytes)."""
+    parts = []
+    if draw(st.booleans()):
+        for _ in range(draw(st.integers(0, 4))):
+            opcode = draw(st.sampled_from([1, 2]))
+            if opcode == 1:
+                payload = draw(st.text(max_size=30)).encode("utf-8", "replace")
+            else:
+                payload = draw(st.one_of(st.binary(max_size=30), st.integers(126, 70_000).map(bytes)))
+            cuts = sorted(draw(st.lists(st.integers(0, len(payload)), max_size=3)))
+            pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+            for i, piece in enumerate(pieces):
+                if i and draw(st.integers(0, 3)) == 0:
+                    parts.append(
+                        _raw_frame(draw(st.sampled_from([9, 10])), draw(st.binary(max_size=125)), True, b"abcd", 0)
+                    )
+                parts.append(
+                    _raw_frame(0 if i else opcode, piece, i == len(pieces) - 1, draw(_MASKS) or b"\0\0\0\0", 0)
+                )
+        if draw(st.booleans()):
+            close = draw(st.sampled_from([b"", b"\x03\xe8", b"\x03\xe8bye", b"\x0f\xa0\xc3\xa9", b"\x03\xe9\xff"]))
+            parts.append(_raw_frame(8, close, True, b"wxyz", 0))
+    for _ in range(draw(st.integers(0, 6)) if not parts else 0):
+        kind = draw(st.integers(0, 9))
+        if kind == 0:
+            parts.append(draw(st.binary(max_size=12)))
+            continue
+        opcode = draw(st.sampled_from([0, 1, 2, 8, 9, 10, 3, 11])) if kind == 1 else draw(_OPCODES)
+        payload = draw(_PAYLOADS)
+        if opcode >= 8 and kind != 2:
+            payload = payload[:125]
+        mask = draw(st.one_of(st.binary(min_size=4, max_size=4), st.none() if kind == 3 else st.nothing()))
+        fin = draw(st.booleans()) if kind < 6 or opcode == 0 else True
+        frame = _raw_frame(opcode, payload, fin, mask, draw(st.integers(1, 7)) if kind == 4 else 0)
+        if kind == 5 and frame:
+            i = draw(st.integers(0, len(frame) - 1))
+            frame = frame[:i] + bytes([frame[i] ^ draw(st.integers(1, 255))]) + frame[i + 1 :]
+        parts.append(frame)
+    stream = b"".join(parts)
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    return stream, cuts
+
+
+def target_frame_parser(data: st.DataObject) -> None:
+    stream, cuts = data.draw(frame_streams())
+    max_size = data.draw(st.sampled_from([None, 0, 5, 125, 1000, 16 * 1024 * 1024]))
+    require_mask = data.draw(st.booleans())
+    pc, pp = frame_c.FrameParser(max_size, require_mask), frame_py.FrameParser(max_size, require_mask)
+    bounds = [0, *cuts, len(stream)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        chunk = stream[start:end]
+        check("FrameParser.feed", outcome(pc.feed, chunk), outcome(pp.feed, chunk))
+        check("FrameParser state", ("ok", (pc.closed, pc.failed)), ("ok", (pp.closed, pp.failed)))
+
+
+def target_frame_writer(data: st.DataObject) -> None:
+    opcode, payload = data.draw(_OPCODES), data.draw(_PAYLOADS)
+    fin, rsv = data.draw(st.booleans()), data.draw(st.integers(0, 7))
+    mask = data.draw(st.one_of(_MASKS, st.binary(max_size=6)))
+    check(
+        "encode_frame",
+        outcome(frame_c.encode_frame, opcode, payload, fin, mask, rsv),
+        outcome(frame_py.encode_frame, opcode, payload, fin, mask, rsv),
+    )
+    key = data.draw(st.binary(max_size=6))  # 4 bytes, or the wrong length (ValueError)
+    check("apply_mask", outcome(frame_c.apply_mask, payload, key), outcome(frame_py.apply_mask, payload, key))
+    text = data.draw(st.text(max_size=70))
+    check("encode_text", outcome(frame_c.encode_text, text), outcome(frame_py.encode_text, text))
+    code = data.draw(st.one_of(st.integers(0, 6000), st.sampled_from([1000, 1004, 1005, 1006, 1015, 2999, 3000, 4999])))
+    check("close_payload", outcome(frame_c.close_payload, code, text), outcome(frame_py.close_payload, code, text))
+    check("parse_close", outcome(frame_c.parse_close, payload), outcome(frame_py.parse_close, payload))
+
+
 TARGETS: dict[str, Callable[[st.DataObject], None]] = {
     "query_bytes": target_query_bytes,
     "query_text": target_query_text,
@@ -336,6 +450,9 @@ TARGETS: dict[str, Callable[[st.DataObject], None]] = {
     "decode_bytes": target_decode_bytes,
     "encode": target_encode,
 }
+if frame_c is not None:
+    TARGETS["frame_parser"] = target_frame_parser
+    TARGETS["frame_writer"] = target_frame_writer
 
 
 # -- driver -------------------------------------------------------------------------------------

@@ -239,6 +239,8 @@ def test_accept_key_rfc_example() -> None:
 def test_echo_websockets(live: LiveServer) -> None:
     async def scenario() -> None:
         async with client(f"{live.ws}/echo", max_size=None) as ws:
+            # websockets offers permessage-deflate by default and uvicorn enables it by default.
+            assert ws.response.headers["sec-websocket-extensions"].startswith("permessage-deflate")
             for message in ["hello", "é" * 1000, b"\x00\xff" * 70000, "", b""]:
                 await ws.send(message)
                 assert await ws.recv() == message
@@ -501,5 +503,29 @@ def test_messages_before_a_protocol_error_are_answered_first(live: LiveServer) -
             assert events[2][0] == OP_CLOSE and _frame_py.parse_close(events[2][1])[0] == 1002
         finally:
             writer.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("compress", [0, 15])
+def test_aiohttp_with_and_without_compression(live: LiveServer, compress: int) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{live.ws}/echo", compress=compress) as ws:
+                assert ws.compress == compress
+                for _ in range(3):  # the compression context carries over between messages
+                    await ws.send_str("compressible " * 1000)
+                    assert await ws.receive_str() == "compressible " * 1000
+                await ws.close()
+
+    run(scenario)
+
+
+def test_websockets_without_compression(live: LiveServer) -> None:
+    async def scenario() -> None:
+        async with client(f"{live.ws}/echo", compression=None) as ws:
+            assert "sec-websocket-extensions" not in ws.response.headers
+            await ws.send("plain")
+            assert await ws.recv() == "plain"
 
     run(scenario)

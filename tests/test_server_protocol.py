@@ -68,6 +68,7 @@ def make(app: Any, codec: Any, max_queue: int = 4) -> tuple[WebSocketProtocol, F
         ws_max_queue=max_queue,
         ws_ping_interval=None,
         ws_ping_timeout=None,
+        ws_per_message_deflate=True,
     )
     state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[(b"server", b"test")])
     cls = type("P", (WebSocketProtocol,), {"codec": codec})
@@ -232,5 +233,75 @@ def test_protocol_error_waits_for_the_app_then_fails(codec: Any, monkeypatch: py
         assert transport.closed
         code, _ = codec.parse_close(frames(codec, transport.written[-1])[0][1])
         assert code == 1007
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+@pytest.mark.parametrize(
+    ("offer", "response"),
+    [
+        ([b"permessage-deflate"], b"permessage-deflate"),
+        ([b"permessage-deflate; client_max_window_bits"], b"permessage-deflate"),
+        (
+            [b"permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+            b"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        ),
+        ([b'permessage-deflate; server_max_window_bits="10"'], b"permessage-deflate; server_max_window_bits=10"),
+        # 8 bits cannot be honoured with zlib: the next offer is taken.
+        ([b"permessage-deflate; server_max_window_bits=8, permessage-deflate"], b"permessage-deflate"),
+        ([b"x-webkit-deflate-frame", b"permessage-deflate; client_max_window_bits=9"], b"permessage-deflate"),
+        ([b"permessage-deflate; server_max_window_bits=16"], None),
+        ([b"permessage-deflate; server_max_window_bits"], None),
+        ([b"permessage-deflate; client_max_window_bits=07"], None),
+        ([b"permessage-deflate; unknown"], None),
+        ([b"permessage-deflate; server_no_context_takeover; server_no_context_takeover"], None),
+        ([b"permessage-deflate; server_no_context_takeover=1"], None),
+        ([b"x-other"], None),
+    ],
+)
+def test_negotiate_deflate(offer: list[bytes], response: bytes | None) -> None:
+    negotiated = server_module.negotiate_deflate(offer)
+    assert (negotiated[0] if negotiated else None) == response
+
+
+def test_deflate_on_the_wire(codec: Any) -> None:
+    import zlib
+
+    async def main() -> None:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            while True:
+                event = await receive()
+                if event["type"] == "websocket.disconnect":
+                    return
+                await send({"type": "websocket.send", **{k: v for k, v in event.items() if k in ("text", "bytes")}})
+
+        protocol, transport = make(app, codec)
+        head = HEAD.replace(
+            b"\r\n\r\n", b"\r\nsec-websocket-extensions: permessage-deflate; server_no_context_takeover\r\n\r\n"
+        )
+        protocol.data_received(head)
+        await asyncio.sleep(0.01)
+        assert b"sec-websocket-extensions: permessage-deflate; server_no_context_takeover\r\n" in transport.written[0]
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        for text in ("héllo " * 100, "héllo " * 100):
+            data = compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            protocol.data_received(codec.encode_frame(OP_TEXT, data[:-4], mask=MASK, rsv=4))
+            await asyncio.sleep(0.01)
+            frame = transport.written[-1]
+            assert frame[0] == 0xC1  # FIN, RSV1, text
+            inflater = zlib.decompressobj(-15)  # no context takeover: each reply stands alone
+            ((opcode, payload),) = (
+                codec.FrameParser(require_mask=False, inflate=False).feed(bytes([0x81]) + frame[1:])
+                if False
+                else [(1, None)]
+            )
+            body = frame[2:] if frame[1] < 126 else frame[4:]
+            assert inflater.decompress(body + b"\x00\x00\xff\xff").decode() == text
+        protocol.data_received(codec.encode_frame(OP_BINARY, b"raw", mask=MASK))  # uncompressed still fine
+        await asyncio.sleep(0.01)
+        parser = codec.FrameParser(require_mask=False, inflate=True, inflate_reset=True)
+        assert parser.feed(transport.written[-1]) == [(OP_BINARY, b"raw")]
 
     asyncio.run(asyncio.wait_for(main(), 5))

@@ -13,9 +13,9 @@ subprotocol and extra headers, the denial response (``websocket.http.response.st
 and HTTP 403 on close before accept, automatic pong, the closing handshake with code and reason
 validation, keepalive pings (``ws_ping_interval``/``ws_ping_timeout``), write backpressure
 (``pause_writing``/``resume_writing``), read backpressure (reading pauses while ``ws_max_queue``
-messages wait for the app) and ``ws_max_size`` (close 1009). Not supported yet:
-permessage-deflate (``ws_per_message_deflate`` is accepted and ignored: the extension is simply
-not negotiated, which RFC 7692 allows).
+messages wait for the app), ``ws_max_size`` (close 1009, after decompression too) and
+permessage-deflate (RFC 7692, when ``ws_per_message_deflate`` is true: uvicorn's default) with
+parameter negotiation.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import email.utils
 import hashlib
 import logging
 import os
+import zlib
 from http import HTTPStatus
 from types import ModuleType
 from typing import Any, cast
@@ -53,7 +54,7 @@ from fastws._frame_types import (
     WebSocketProtocolError,
 )
 
-__all__ = ["WebSocketProtocol", "accept_key"]
+__all__ = ["PerMessageDeflate", "WebSocketProtocol", "accept_key", "negotiate_deflate"]
 
 #: RFC 6455 section 1.3: appended to the client's key before hashing.
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -71,6 +72,95 @@ def accept_key(key: bytes) -> bytes:
     item 5.4): base64 of the SHA-1 of the key and the GUID. ``key`` and the result are ASCII
     bytes."""
     return base64.b64encode(hashlib.sha1(key + _GUID).digest())
+
+
+#: RFC 7692 section 7.2.1: a sync flush ends with this; the sender strips it.
+_DEFLATE_TAIL = b"\x00\x00\xff\xff"
+#: The server compresses with at most this window (bits) and zlib memLevel: about 32 KiB of
+#: compressor state per connection instead of about 256 KiB. A smaller window than negotiated is
+#: always valid (RFC 7692 section 7.1.2.1): the client inflates with the window it announced.
+_SERVER_WINDOW_BITS = 12
+_SERVER_MEM_LEVEL = 5
+
+
+class PerMessageDeflate:
+    """The negotiated permessage-deflate parameters (RFC 7692 section 7.1) and the server's
+    compressor.
+
+    ``server_window_bits`` (int 9-15) bounds the window the server compresses with;
+    ``server_no_context_takeover`` starts every outgoing message with a fresh window;
+    ``client_no_context_takeover`` tells the parser to inflate every incoming message afresh.
+    """
+
+    def __init__(
+        self, server_window_bits: int, server_no_context_takeover: bool, client_no_context_takeover: bool
+    ) -> None:
+        self.server_window_bits = server_window_bits
+        self.server_no_context_takeover = server_no_context_takeover
+        self.client_no_context_takeover = client_no_context_takeover
+        self._compressor: Any = None
+
+    def compress(self, data: bytes) -> bytes:
+        """``data`` (one whole message, bytes) deflated as RFC 7692 section 7.2.1 says: a sync
+        flush with its 4-byte tail removed. Send it with RSV1 set."""
+        if self._compressor is None or self.server_no_context_takeover:
+            bits = min(self.server_window_bits, _SERVER_WINDOW_BITS)
+            self._compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, _SERVER_MEM_LEVEL)
+        out = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+        return out[:-4] if out.endswith(_DEFLATE_TAIL) else out
+
+
+def negotiate_deflate(values: list[bytes]) -> tuple[bytes, PerMessageDeflate] | None:
+    """Accept the first permessage-deflate offer in the ``Sec-WebSocket-Extensions`` header
+    values (RFC 7692 section 5, RFC 6455 section 9.1) that the server can honour:
+    ``(response header value, parameters)``, or ``None`` when there is none.
+
+    Honoured: ``server_no_context_takeover``, ``client_no_context_takeover``,
+    ``server_max_window_bits`` 9-15 (8 is declined: zlib's raw deflate cannot produce it) and
+    ``client_max_window_bits`` with or without a value (the server inflates with a 15-bit window,
+    enough for any). An offer with an unknown, repeated or malformed parameter is declined.
+    """
+    for offer in b",".join(values).split(b","):
+        parts = [part.strip() for part in offer.split(b";")]
+        if parts[0].lower() != b"permessage-deflate":
+            continue
+        seen: set[bytes] = set()
+        server_nct = client_nct = False
+        server_bits = 0
+        ok = True
+        for part in parts[1:]:
+            name, eq, value = part.partition(b"=")
+            name = name.strip().lower()
+            value = value.strip()
+            if len(value) >= 2 and value[:1] == value[-1:] == b'"':
+                value = value[1:-1]
+            if name in seen:
+                ok = False
+                break
+            seen.add(name)
+            bits = int(value) if value.isdigit() and len(value) <= 2 else -1
+            if name == b"server_no_context_takeover" and not eq:
+                server_nct = True
+            elif name == b"client_no_context_takeover" and not eq:
+                client_nct = True
+            elif name == b"server_max_window_bits" and 9 <= bits <= 15 and value[:1] != b"0":
+                server_bits = bits
+            elif name == b"client_max_window_bits" and (not eq or (8 <= bits <= 15 and value[:1] != b"0")):
+                pass
+            else:
+                ok = False
+                break
+        if not ok:
+            continue
+        response = b"permessage-deflate"
+        if server_nct:
+            response += b"; server_no_context_takeover"
+        if client_nct:
+            response += b"; client_no_context_takeover"
+        if server_bits:
+            response += b"; server_max_window_bits=%d" % server_bits
+        return response, PerMessageDeflate(server_bits or 15, server_nct, client_nct)
+    return None
 
 
 def _status_line(status: int) -> bytes:
@@ -150,6 +240,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.scope: dict[str, Any] = {}
 
         self.parser = self.codec.FrameParser(max_size=config.ws_max_size)
+        self.deflate: PerMessageDeflate | None = None
+        self._extensions = b""  # the Sec-WebSocket-Extensions response value
         self._head = b""
         self.handshake_started = False  # the request head was parsed and the app started
         self.handshake_complete = False  # 101 (or a denial) was sent
@@ -282,6 +374,7 @@ class WebSocketProtocol(asyncio.Protocol):
         key = b""
         versions: list[bytes] = []
         subprotocols: list[str] = []
+        extensions: list[bytes] = []
         for name, value in headers:
             if name == b"upgrade":
                 upgrade = value.strip().lower()
@@ -295,6 +388,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 versions.append(value.strip())
             elif name == b"sec-websocket-protocol":
                 subprotocols += [t.strip() for t in value.decode("latin-1").split(",") if t.strip()]
+            elif name == b"sec-websocket-extensions":
+                extensions.append(value)
         if upgrade != b"websocket" or b"upgrade" not in connection:
             raise _HandshakeError(400, "missing Upgrade: websocket / Connection: Upgrade")
         if versions != [b"13"]:
@@ -307,6 +402,15 @@ class WebSocketProtocol(asyncio.Protocol):
         except (ValueError, binascii.Error):
             raise _HandshakeError(400, "Sec-WebSocket-Key is not 16 bytes in base64") from None
         self._key = key
+        if extensions and self.config.ws_per_message_deflate:
+            negotiated = negotiate_deflate(extensions)
+            if negotiated is not None:
+                self._extensions, self.deflate = negotiated
+                self.parser = self.codec.FrameParser(
+                    max_size=self.config.ws_max_size,
+                    inflate=True,
+                    inflate_reset=self.deflate.client_no_context_takeover,
+                )
         target = bytes(request.target)
         raw_path, _, query_string = target.partition(b"?")
         root = self.root_path
@@ -507,12 +611,19 @@ class WebSocketProtocol(asyncio.Protocol):
                 raise RuntimeError(f"Unexpected ASGI message '{kind}', after sending 'websocket.close'.")
             if kind == "websocket.send":
                 text = message.get("text")
+                deflate = self.deflate
                 if text is not None:
-                    self.transport.write(self.codec.encode_text(text))
+                    if deflate is None:
+                        self.transport.write(self.codec.encode_text(text))
+                    else:
+                        self.transport.write(self.codec.encode_frame(OP_TEXT, deflate.compress(text.encode()), rsv=4))
                 else:
                     data = message.get("bytes")
                     if data is not None:
-                        self.transport.write(self.codec.encode_frame(OP_BINARY, data))
+                        if deflate is None:
+                            self.transport.write(self.codec.encode_frame(OP_BINARY, data))
+                        else:
+                            self.transport.write(self.codec.encode_frame(OP_BINARY, deflate.compress(data), rsv=4))
             elif kind == "websocket.close":
                 code = message.get("code", 1000) or 1000
                 reason = message.get("reason") or ""
@@ -585,6 +696,8 @@ class WebSocketProtocol(asyncio.Protocol):
         subprotocol = message.get("subprotocol")
         if subprotocol:
             lines += [b"sec-websocket-protocol: ", subprotocol.encode("latin-1"), b"\r\n"]
+        if self._extensions:
+            lines += [b"sec-websocket-extensions: ", self._extensions, b"\r\n"]
         lines.append(b"\r\n")
         self.handshake_complete = True
         if not self.transport.is_closing():

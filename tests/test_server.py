@@ -115,6 +115,8 @@ async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable
         record(token).put(time.monotonic() - started)
     if path == "/error_after_accept":
         raise RuntimeError("boom after accept")
+    if path == "/return_after_accept":
+        return
     while True:
         event = await receive()
         if event["type"] == "websocket.disconnect":
@@ -527,5 +529,15 @@ def test_websockets_without_compression(live: LiveServer) -> None:
             assert "sec-websocket-extensions" not in ws.response.headers
             await ws.send("plain")
             assert await ws.recv() == "plain"
+
+    run(scenario)
+
+
+def test_app_returning_after_accept_closes_1000(live: LiveServer) -> None:
+    async def scenario() -> None:
+        async with client(f"{live.ws}/return_after_accept") as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1000
 
     run(scenario)

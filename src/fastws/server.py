@@ -537,7 +537,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     async def run_asgi(self) -> None:
         """Run the app on the scope; an exception before the handshake answers HTTP 500, after
-        it closes with 1011."""
+        it closes with 1011; an app that returns without ``websocket.close`` closes with 1000."""
         try:
             result = await self.app(self.scope, self.receive, self.send)
         except ClientDisconnected:
@@ -554,6 +554,11 @@ class WebSocketProtocol(asyncio.Protocol):
                 self._send_500()
             elif result is not None:
                 self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+        if self._pending_fail is not None:
+            self._fail_pending()
+        elif self.handshake_complete and self._denial is None and not self.close_sent:
+            # The app returned without websocket.close: close normally rather than drop TCP.
+            self._fail(1000, "")
         if self._close_timer is None:
             self.transport.close()
 

@@ -431,3 +431,32 @@ def test_twins_agree_with_inflate(stream: bytes, cuts: list[int], reset: bool) -
     chunks = split(stream, cuts)
     kwargs = {"inflate": True, "inflate_reset": reset, "max_size": 1000}
     assert run_stream(c, chunks, **kwargs) == run_stream(py, chunks, **kwargs)
+
+
+def test_invalid_utf8_fails_before_the_frame_completes(frame_impl: ModuleType) -> None:
+    # RFC 6455 section 8.1 / Autobahn 6.4.x: fail fast, from the first bytes of a long frame.
+    m = frame_impl
+    for prefix in (b"", client(m, OP_TEXT, b"start", fin=False)):
+        opcode = OP_CONT if prefix else OP_TEXT
+        frame = client(m, opcode, b"ok\xf0\x90" + b"x" * 10_000)
+        parser = m.FrameParser()
+        assert parser.feed(prefix + frame[:12]) == []  # header + "ok" + 2 bytes: still valid so far
+        with pytest.raises(WebSocketProtocolError) as info:
+            parser.feed(frame[12:20])
+        assert info.value.code == 1007
+    # A truncated sequence at the very end of a streamed frame is caught at FIN.
+    frame = client(m, OP_TEXT, b"x" * 200 + b"\xe2\x82")
+    parser = m.FrameParser()
+    assert parser.feed(frame[:50]) == []
+    with pytest.raises(WebSocketProtocolError) as info:
+        parser.feed(frame[50:])
+    assert info.value.code == 1007
+
+
+def test_streamed_text_with_every_split(frame_impl: ModuleType) -> None:
+    m = frame_impl
+    text = "aé€😀" * 40
+    stream = client(m, OP_TEXT, text.encode()[:77], fin=False) + client(m, OP_CONT, text.encode()[77:])
+    for cut in range(1, len(stream)):
+        for cut2 in (cut + 1, cut + 5, len(stream)):
+            assert run_stream(m, [stream[:cut], stream[cut:cut2], stream[cut2:]]) == ([(OP_TEXT, text)], None)

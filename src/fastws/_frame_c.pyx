@@ -227,6 +227,11 @@ cdef class FrameParser:
     cdef object _decoder
     cdef bint _rsv1
     cdef bint _compressed
+    # A text frame spanning feeds is validated as its bytes arrive (fail fast, RFC 6455
+    # section 8.1): _chunks then holds str, _got counts the payload bytes so far.
+    cdef bint _stream_text
+    cdef long long _got
+    cdef long long _length
     cdef object _inflater
 
     def __init__(self, max_size=16 * 1024 * 1024, bint require_mask=True, bint inflate=False,
@@ -254,6 +259,9 @@ cdef class FrameParser:
         self._rsv1 = False
         self._compressed = False
         self._inflater = None
+        self._stream_text = False
+        self._got = 0
+        self._length = 0
 
     def feed(self, data):
         """Consume ``data`` (bytes-like, any split) and return the events it completed, as
@@ -289,18 +297,41 @@ cdef class FrameParser:
         cdef uint64_t length
         cdef uint64_t total
         cdef bytes payload
+        cdef bytes chunk
+        cdef str text
+        cdef int k
+        cdef uint8_t rot[4]
         while not self.closed:
             if self._need >= 0:
                 take = n - pos
                 if take > self._need:
                     take = <Py_ssize_t>self._need
                 if take > 0:
-                    self._chunks.append(data[pos:pos + take])
+                    if self._stream_text:
+                        if self._masked:
+                            k = <int>(self._got & 3)
+                            for i in range(4):
+                                rot[i] = self._mask[(k + i) & 3]
+                            chunk = _masked(p + pos, take, rot)
+                        else:
+                            chunk = data[pos:pos + take]
+                        try:
+                            self._chunks.append(self._decoder.decode(chunk, False))
+                        except UnicodeDecodeError:
+                            raise _Error(1007, "text message is not valid UTF-8") from None
+                    else:
+                        self._chunks.append(data[pos:pos + take])
+                    self._got += take
                     pos += take
                     self._need -= take
                 if self._need:
                     return 0
                 self._need = -1
+                if self._stream_text:
+                    text = "".join(self._chunks)
+                    self._chunks = []
+                    self._text_frame(self._opcode, self._fin, text, self._length, events)
+                    continue
                 payload = b"".join(self._chunks)
                 self._chunks = []
                 if self._masked:
@@ -378,6 +409,39 @@ cdef class FrameParser:
                 self._masked = masked
                 self._need = <long long>length
                 self._chunks = []
+                self._got = 0
+                self._length = <long long>length
+                self._stream_text = not self._rsv1 and (
+                    opcode == OP_TEXT or (opcode == OP_CONT and self._frag_opcode == OP_TEXT and not self._compressed)
+                )
+                if opcode == OP_TEXT and self._stream_text:
+                    self._decoder = _UTF8Decoder()
+        return 0
+
+    cdef int _text_frame(self, int opcode, bint fin, str text, long long nbytes, list events) except -1:
+        # A text frame whose payload was validated chunk by chunk as it arrived (fail fast).
+        if fin:
+            try:
+                text += self._decoder.decode(b"", True)
+            except UnicodeDecodeError:
+                raise _Error(1007, "text message is not valid UTF-8") from None
+        if opcode == OP_TEXT:
+            if fin:
+                events.append((OP_TEXT, text))
+                self._decoder = None
+            else:
+                self._frag_opcode = OP_TEXT
+                self._frag_size = nbytes
+                self._frag_parts = [text]
+            return 0
+        self._frag_size += nbytes
+        self._frag_parts.append(text)
+        if fin:
+            events.append((OP_TEXT, "".join(self._frag_parts)))
+            self._frag_opcode = 0
+            self._frag_parts = []
+            self._frag_size = 0
+            self._decoder = None
         return 0
 
     cdef int _frame(self, int opcode, bint fin, bytes payload, list events) except -1:

@@ -165,7 +165,12 @@ class FrameParser:
         self._head = b""
         # Payload state: bytes still to read for the current frame (-1: reading a header).
         self._need = -1
-        self._chunks: list[bytes] = []
+        self._chunks: list[Any] = []
+        # A text frame spanning feeds is validated as its bytes arrive (fail fast, RFC 6455
+        # section 8.1): _chunks then holds str, _got counts the payload bytes so far.
+        self._stream_text = False
+        self._got = 0
+        self._length = 0
         self._opcode = 0
         self._fin = False
         self._mask: bytes | None = None
@@ -208,12 +213,27 @@ class FrameParser:
             if self._need >= 0:
                 take = min(self._need, n - pos)
                 if take:
-                    self._chunks.append(data[pos : pos + take])
+                    chunk: Any = data[pos : pos + take]
+                    if self._stream_text:
+                        if self._mask is not None:
+                            k = self._got & 3
+                            chunk = apply_mask(chunk, self._mask[k:] + self._mask[:k])
+                        try:
+                            chunk = self._decoder.decode(chunk, False)
+                        except UnicodeDecodeError:
+                            raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
+                    self._chunks.append(chunk)
+                    self._got += take
                     pos += take
                     self._need -= take
                 if self._need:
                     return
                 self._need = -1
+                if self._stream_text:
+                    text = "".join(self._chunks)
+                    self._chunks = []
+                    self._text_frame(self._opcode, self._fin, text, self._length, events)
+                    continue
                 payload = b"".join(self._chunks)
                 self._chunks = []
                 self._frame(self._opcode, self._fin, self._mask, payload, events)
@@ -280,6 +300,38 @@ class FrameParser:
                 self._mask = mask
                 self._need = length
                 self._chunks = []
+                self._got = 0
+                self._length = length
+                self._stream_text = not self._rsv1 and (
+                    opcode == OP_TEXT or (opcode == OP_CONT and self._frag_opcode == OP_TEXT and not self._compressed)
+                )
+                if opcode == OP_TEXT and self._stream_text:
+                    self._decoder = _UTF8Decoder()
+
+    def _text_frame(self, opcode: int, fin: bool, text: str, nbytes: int, events: list[tuple[int, Any]]) -> None:
+        # A text frame whose payload was validated chunk by chunk as it arrived (fail fast).
+        if fin:
+            try:
+                text += self._decoder.decode(b"", True)
+            except UnicodeDecodeError:
+                raise WebSocketProtocolError(1007, "text message is not valid UTF-8") from None
+        if opcode == OP_TEXT:
+            if fin:
+                events.append((OP_TEXT, text))
+                self._decoder = None
+            else:
+                self._frag_opcode = OP_TEXT
+                self._frag_size = nbytes
+                self._frag_parts = [text]
+            return
+        self._frag_size += nbytes
+        self._frag_parts.append(text)
+        if fin:
+            events.append((OP_TEXT, "".join(self._frag_parts)))
+            self._frag_opcode = 0
+            self._frag_parts = []
+            self._frag_size = 0
+            self._decoder = None
 
     def _frame(self, opcode: int, fin: bool, mask: bytes | None, payload: bytes, events: list[tuple[int, Any]]) -> None:
         if mask is not None:

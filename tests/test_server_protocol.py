@@ -305,3 +305,30 @@ def test_deflate_on_the_wire(codec: Any) -> None:
         assert parser.feed(transport.written[-1]) == [(OP_BINARY, b"raw")]
 
     asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_frames_of_one_loop_iteration_coalesce(codec: Any) -> None:
+    async def main() -> None:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            for i in range(100):
+                await send({"type": "websocket.send", "text": str(i)})
+            await send({"type": "websocket.send", "bytes": b"x" * 70_000})  # past the threshold: written at once
+            await send({"type": "websocket.send", "text": "last"})
+            await send({"type": "websocket.close", "code": 1000})  # flushes what is buffered first
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        writes = transport.written[1:]
+        assert len(writes) == 3  # 100 small frames + the big one; "last"; the close frame
+        events = frames(codec, b"".join(writes))
+        assert events == [
+            *((OP_TEXT, str(i)) for i in range(100)),
+            (OP_BINARY, b"x" * 70_000),
+            (OP_TEXT, "last"),
+            (OP_CLOSE, b"\x03\xe8"),
+        ]
+
+    asyncio.run(asyncio.wait_for(main(), 5))

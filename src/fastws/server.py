@@ -60,6 +60,8 @@ __all__ = ["PerMessageDeflate", "WebSocketProtocol", "accept_key", "negotiate_de
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: Bound on the request head uvicorn hands over (bytes); uvicorn's own parser limits it first.
 _MAX_HEAD = 64 * 1024
+#: Data frames buffered in one event-loop iteration beyond this many bytes are written at once.
+_COALESCE_BYTES = 64 * 1024
 #: Seconds to wait for the peer's close frame after ours before dropping the TCP connection.
 CLOSE_TIMEOUT = 10.0
 #: Seconds the app gets to handle the messages that arrived before a protocol error, before the
@@ -260,6 +262,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._max_queue: int = max(1, config.ws_max_queue or 1)
         self.read_paused = False
 
+        # Data frames written in one event-loop iteration go out in one write (one syscall)
+        # at its end, or at once past _COALESCE_BYTES or before any other write.
+        self._out: list[bytes] = []
+        self._out_size = 0
         # Write backpressure: set while the transport's buffer is over its high-water mark.
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -311,6 +317,33 @@ class WebSocketProtocol(asyncio.Protocol):
         """The write buffer drained below its low-water mark: waiting ``send`` calls go on."""
         self._write_paused = False
         self._wake_writers()
+
+    def _send_frame(self, frame: bytes) -> None:
+        out = self._out
+        if not out:
+            self.loop.call_soon(self._flush)
+        out.append(frame)
+        self._out_size += len(frame)
+        if self._out_size > _COALESCE_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        out = self._out
+        if out:
+            self._out = []
+            self._out_size = 0
+            if not self.transport.is_closing():
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _write(self, data: bytes) -> None:
+        if self._out:
+            self._flush()
+        self.transport.write(data)
+
+    def _close(self) -> None:
+        if self._out:
+            self._flush()
+        self.transport.close()
 
     def _wake_writers(self) -> None:
         drain, self._drain = self._drain, None
@@ -440,8 +473,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.handshake_started = self.handshake_complete = self.close_sent = True
         self.disconnected = True
         body = f"Failed to open a WebSocket connection: {exc}.\n".encode()
-        self.transport.write(_http_response(exc.status, exc.headers, body))
-        self.transport.close()
+        self._write(_http_response(exc.status, exc.headers, body))
+        self._close()
 
     # -- frames from the peer ---------------------------------------------------------------------
 
@@ -455,7 +488,7 @@ class WebSocketProtocol(asyncio.Protocol):
                     self._put({"type": "websocket.receive", "bytes": data})
             elif opcode == OP_PING:
                 if not self.close_sent:
-                    self.transport.write(self.codec.encode_frame(OP_PONG, data))
+                    self._write(self.codec.encode_frame(OP_PONG, data))
             elif opcode == OP_PONG:
                 self._pong(data)
             elif opcode == OP_CLOSE:
@@ -468,12 +501,12 @@ class WebSocketProtocol(asyncio.Protocol):
         code, reason = self.codec.parse_close(payload)
         if self.close_sent:
             # The peer answered our close frame: the closing handshake is complete.
-            self.transport.close()
+            self._close()
             return
         self.close_sent = True
         # Echo the status code (RFC 6455 section 5.5.1); no code received, none sent.
-        self.transport.write(self.codec.encode_frame(OP_CLOSE, payload[:2]))
-        self.transport.close()
+        self._write(self.codec.encode_frame(OP_CLOSE, payload[:2]))
+        self._close()
         if not self.disconnected:
             self.disconnected = True
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
@@ -489,12 +522,12 @@ class WebSocketProtocol(asyncio.Protocol):
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 section 7.1.7): close frame with ``code``, then TCP."""
         if self.handshake_complete and not self.close_sent and not self.transport.is_closing():
-            self.transport.write(self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(code, reason[:100])))
+            self._write(self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(code, reason[:100])))
         self.close_sent = True
         if not self.disconnected:
             self.disconnected = True
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
-        self.transport.close()
+        self._close()
 
     # -- keepalive --------------------------------------------------------------------------------
 
@@ -514,7 +547,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.close_sent or self.transport.is_closing():
             return
         self._ping_payload = os.urandom(4)
-        self.transport.write(self.codec.encode_frame(OP_PING, self._ping_payload))
+        self._write(self.codec.encode_frame(OP_PING, self._ping_payload))
         if self.ping_timeout is not None:
             self._pong_timer = self.loop.call_later(self.ping_timeout, self._ping_timed_out)
         else:
@@ -560,13 +593,13 @@ class WebSocketProtocol(asyncio.Protocol):
             # The app returned without websocket.close: close normally rather than drop TCP.
             self._fail(1000, "")
         if self._close_timer is None:
-            self.transport.close()
+            self._close()
 
     def _send_500(self) -> None:
         if self.handshake_complete or self._denial is not None:
             return
         self.handshake_complete = self.close_sent = True
-        self.transport.write(_http_response(500, [], b"Internal Server Error"))
+        self._write(_http_response(500, [], b"Internal Server Error"))
 
     def _put(self, message: dict[str, Any]) -> None:
         self._messages.append(message)
@@ -619,21 +652,21 @@ class WebSocketProtocol(asyncio.Protocol):
                 deflate = self.deflate
                 if text is not None:
                     if deflate is None:
-                        self.transport.write(self.codec.encode_text(text))
+                        self._send_frame(self.codec.encode_text(text))
                     else:
-                        self.transport.write(self.codec.encode_frame(OP_TEXT, deflate.compress(text.encode()), rsv=4))
+                        self._send_frame(self.codec.encode_frame(OP_TEXT, deflate.compress(text.encode()), rsv=4))
                 else:
                     data = message.get("bytes")
                     if data is not None:
                         if deflate is None:
-                            self.transport.write(self.codec.encode_frame(OP_BINARY, data))
+                            self._send_frame(self.codec.encode_frame(OP_BINARY, data))
                         else:
-                            self.transport.write(self.codec.encode_frame(OP_BINARY, deflate.compress(data), rsv=4))
+                            self._send_frame(self.codec.encode_frame(OP_BINARY, deflate.compress(data), rsv=4))
             elif kind == "websocket.close":
                 code = message.get("code", 1000) or 1000
                 reason = message.get("reason") or ""
                 frame = self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(code, reason))
-                self.transport.write(frame)
+                self._write(frame)
                 self.close_sent = True
                 if not self.disconnected:
                     self.disconnected = True
@@ -654,8 +687,8 @@ class WebSocketProtocol(asyncio.Protocol):
             status, headers, body = self._denial
             body.append(bytes(message.get("body", b"")))
             if not message.get("more_body", False):
-                self.transport.write(_http_response(status, headers, b"".join(body)))
-                self.transport.close()
+                self._write(_http_response(status, headers, b"".join(body)))
+                self._close()
                 self._denial = None
                 self.disconnected = True
                 self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
@@ -665,8 +698,8 @@ class WebSocketProtocol(asyncio.Protocol):
         elif kind == "websocket.close":
             self._log("403")
             self.handshake_complete = self.close_sent = self.disconnected = True
-            self.transport.write(_http_response(403, [], b""))
-            self.transport.close()
+            self._write(_http_response(403, [], b""))
+            self._close()
             self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
         elif kind == "websocket.http.response.start":
             status = message["status"]
@@ -706,7 +739,7 @@ class WebSocketProtocol(asyncio.Protocol):
         lines.append(b"\r\n")
         self.handshake_complete = True
         if not self.transport.is_closing():
-            self.transport.write(b"".join(lines))
+            self._write(b"".join(lines))
             self._start_keepalive()
 
     def shutdown(self) -> None:
@@ -714,14 +747,14 @@ class WebSocketProtocol(asyncio.Protocol):
         handshake, HTTP 500 before it, then drop the connection."""
         self._stop_keepalive()
         if self.close_sent:
-            self.transport.close()
+            self._close()
             return
         if self.handshake_complete:
-            self.transport.write(self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(1012)))
+            self._write(self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(1012)))
             self.close_sent = True
             if not self.disconnected:
                 self.disconnected = True
                 self._put({"type": "websocket.disconnect", "code": 1012, "reason": ""})
         else:
             self._send_500()
-        self.transport.close()
+        self._close()

@@ -126,6 +126,7 @@ def test_close_payload(frame_impl: ModuleType) -> None:
         frame_impl.encode_text("\ud800")
 
 
+@pytest.mark.compiled
 def test_apply_mask_twins_agree() -> None:
     c, py = c_and_py()
     data = bytes(range(256)) * 3
@@ -255,6 +256,7 @@ messages = st.lists(
 )
 
 
+@pytest.mark.compiled
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     msgs=messages,
@@ -311,6 +313,7 @@ def frame_soup() -> st.SearchStrategy[bytes]:
     return st.lists(one(), max_size=10).map(b"".join)
 
 
+@pytest.mark.compiled
 @settings(max_examples=400, deadline=None)
 @given(
     stream=frame_soup(),
@@ -325,6 +328,7 @@ def test_twins_agree_on_frame_soup(stream: bytes, cuts: list[int], max_size: int
     assert run_stream(c, chunks, **kwargs) == run_stream(py, chunks, **kwargs)
 
 
+@pytest.mark.compiled
 @settings(max_examples=300, deadline=None)
 @given(stream=st.binary(max_size=300), cuts=st.lists(st.integers(0, 10**6), max_size=10), require_mask=st.booleans())
 def test_twins_agree_on_random_bytes(stream: bytes, cuts: list[int], require_mask: bool) -> None:
@@ -333,6 +337,7 @@ def test_twins_agree_on_random_bytes(stream: bytes, cuts: list[int], require_mas
     assert run_stream(c, chunks, require_mask=require_mask) == run_stream(py, chunks, require_mask=require_mask)
 
 
+@pytest.mark.compiled
 def test_close_code_table() -> None:
     valid = [c for c in range(0, 6000) if is_valid_close_code(c)]
     assert valid[:4] == [1000, 1001, 1002, 1003] and 1004 not in valid and 1007 in valid
@@ -424,6 +429,7 @@ def test_inflate_at_the_limit(frame_impl: ModuleType) -> None:
     assert run_stream(frame_impl, [frame], inflate=True, max_size=100_000) == ([(OP_BINARY, b"\x00" * 100_000)], None)
 
 
+@pytest.mark.compiled
 @settings(max_examples=300, deadline=None)
 @given(stream=frame_soup(), cuts=st.lists(st.integers(0, 10**6), max_size=10), reset=st.booleans())
 def test_twins_agree_with_inflate(stream: bytes, cuts: list[int], reset: bool) -> None:

@@ -25,7 +25,7 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from fastws import _frame_c, _frame_py
+from fastws import _frame_py
 from fastws._frame_types import OP_CLOSE, OP_PING, OP_TEXT
 from fastws.server import WebSocketProtocol, accept_key
 
@@ -39,12 +39,10 @@ PING_INTERVAL = 0.3
 PING_TIMEOUT = 0.3
 
 
-class CProtocol(WebSocketProtocol):
-    codec = _frame_c
-
-
-class PyProtocol(WebSocketProtocol):
-    codec = _frame_py
+def protocol_class(name: str) -> type:
+    """``WebSocketProtocol`` on one codec twin, imported directly (a missing extension fails)."""
+    codec = importlib.import_module(f"fastws._frame_{name}")
+    return type(f"{name.title()}Protocol", (WebSocketProtocol,), {"codec": codec})
 
 
 RECORDS: dict[str, queue.Queue[Any]] = {}
@@ -181,7 +179,7 @@ class LiveServer:
 def live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    with LiveServer(CProtocol if request.param == "c" else PyProtocol) as server:
+    with LiveServer(protocol_class(request.param)) as server:
         yield server
 
 

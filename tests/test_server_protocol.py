@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from fastws import _frame_c, _frame_py
 from fastws import server as server_module
 from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 from fastws.server import WebSocketProtocol
@@ -55,7 +55,7 @@ class FakeTransport(asyncio.Transport):
 def codec(request: pytest.FixtureRequest) -> Any:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return _frame_c if request.param == "c" else _frame_py
+    return importlib.import_module(f"fastws._frame_{request.param}")
 
 
 def make(app: Any, codec: Any, max_queue: int = 4) -> tuple[WebSocketProtocol, FakeTransport]:

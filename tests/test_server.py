@@ -539,3 +539,10 @@ def test_app_returning_after_accept_closes_1000(live: LiveServer) -> None:
         assert info.value.rcvd is not None and info.value.rcvd.code == 1000
 
     run(scenario)
+
+
+def test_uvicorn_import_string() -> None:
+    # `uvicorn app:app --ws fastws.server:WebSocketProtocol` resolves the import string this way.
+    config = uvicorn.Config(app, ws="fastws.server:WebSocketProtocol", log_config=None)
+    config.load()
+    assert config.ws_protocol_class is WebSocketProtocol

@@ -134,7 +134,7 @@ async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable
 
 
 class LiveServer:
-    def __init__(self, protocol: type) -> None:
+    def __init__(self, protocol: type, http: str = "auto") -> None:
         self.config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -144,6 +144,7 @@ class LiveServer:
             log_level="warning",
             log_config=None,
             ws=protocol,
+            http=http,
             ws_max_size=MAX_SIZE,
             ws_ping_interval=PING_INTERVAL,
             ws_ping_timeout=PING_TIMEOUT,
@@ -546,3 +547,18 @@ def test_uvicorn_import_string() -> None:
     config = uvicorn.Config(app, ws="fastws.server:WebSocketProtocol", log_config=None)
     config.load()
     assert config.ws_protocol_class is WebSocketProtocol
+
+
+def test_upgrade_from_h11() -> None:
+    # uvicorn's h11 HTTP protocol hands over the request head too (httptools is the default).
+    with LiveServer(WebSocketProtocol, http="h11") as server:
+
+        async def scenario() -> None:
+            async with client(f"{server.ws}/scope?q=1", subprotocols=["one"]) as ws:
+                info = json.loads(await ws.recv())
+                assert ws.subprotocol == "one"
+                await ws.send("ping")
+                assert await ws.recv() == "ping"
+            assert info["path"] == "/scope" and info["query_string"] == "q=1"
+
+        run(scenario)

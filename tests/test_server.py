@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
@@ -448,6 +447,7 @@ def test_handshake_errors(live: LiveServer, kwargs: dict[str, str], status: int)
 
 
 def test_aiohttp_client(live: LiveServer) -> None:
+    aiohttp = pytest.importorskip("aiohttp")  # not in the test extra yet: skipped without it
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(
@@ -510,6 +510,7 @@ def test_messages_before_a_protocol_error_are_answered_first(live: LiveServer) -
 
 @pytest.mark.parametrize("compress", [0, 15])
 def test_aiohttp_with_and_without_compression(live: LiveServer, compress: int) -> None:
+    aiohttp = pytest.importorskip("aiohttp")
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(f"{live.ws}/echo", compress=compress) as ws:

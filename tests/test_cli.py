@@ -42,7 +42,8 @@ COMPILED = all(
 
 BANNER = re.compile(
     r"^fastws (?P<version>\S+) \((?P<impl>cython|python)\) serving (?P<app>\S+) "
-    r"on http://127\.0\.0\.1:(?P<port>\d+)/ \(WebSocket: ws://127\.0\.0\.1:(?P=port)/ws\)$"
+    r"on http://127\.0\.0\.1:(?P<port>\d+)/ \(WebSocket: ws://127\.0\.0\.1:(?P=port)/ws; "
+    r"protocol: (?P<protocol>\S+)\)$"
 )
 
 
@@ -97,7 +98,7 @@ async def exercise_demo(port: int) -> dict[str, Any]:
 
 
 def serve_scenario(
-    port_arg: int, no_extensions: bool, stop_signal: signal.Signals
+    port_arg: int, no_extensions: bool, stop_signal: signal.Signals, extra: tuple[str, ...] = ()
 ) -> tuple[re.Match[str], dict[str, Any], int, str]:
     """Start ``fastws serve``, exercise the demo, send ``stop_signal`` and collect the outcome:
     (banner match, demo results, exit status, stderr)."""
@@ -105,7 +106,7 @@ def serve_scenario(
     async def scenario() -> tuple[re.Match[str], dict[str, Any], int, str]:
         async with asyncio.timeout(SCENARIO_TIMEOUT):
             async with fastws_process(
-                "serve", "--port", str(port_arg), env=child_env(no_extensions)
+                "serve", "--port", str(port_arg), *extra, env=child_env(no_extensions)
             ) as process:
                 assert process.stdout is not None
                 async with asyncio.timeout(BANNER_TIMEOUT):
@@ -144,12 +145,24 @@ def test_serve_demo_then_sigterm() -> None:
     assert banner["impl"] == expected
     assert banner["version"] == fastws.__version__
     assert banner["app"] == "fastws.demo:app"
+    assert banner["protocol"] == "fastws.server:WebSocketProtocol"  # fastws's own protocol by default
     assert int(banner["port"]) == port
     check_demo_results(results, expected)
     # uvicorn shuts down gracefully, then re-raises SIGTERM: the process ends by that signal.
     assert returncode == -signal.SIGTERM, stderr
     assert "Traceback" not in stderr
     assert "Application shutdown complete." in stderr  # the demo's lifespan shutdown ran
+
+
+@pytest.mark.e2e
+def test_serve_falls_back_to_uvicorns_websocket_protocol() -> None:
+    banner, results, returncode, stderr = serve_scenario(
+        0, no_extensions=False, stop_signal=signal.SIGINT, extra=("--ws", "websockets-sansio")
+    )
+    assert banner["protocol"] == "websockets-sansio"
+    check_demo_results(results, "cython" if COMPILED else "python")
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.e2e
@@ -248,8 +261,10 @@ def test_banner_brackets_ipv6_and_names_the_app() -> None:
     banner = cli.server_banner("myapp:app", "::1", 9000)
     assert banner == (
         f"fastws {fastws.__version__} ({fastws.IMPLEMENTATION}) serving myapp:app "
-        "on http://[::1]:9000/ (WebSocket: ws://[::1]:9000/)"
+        "on http://[::1]:9000/ (WebSocket: ws://[::1]:9000/; protocol: fastws.server:WebSocketProtocol)"
     )
+    fallback = cli.server_banner("myapp:app", "127.0.0.1", 9000, ws="websockets-sansio")
+    assert fallback.endswith("(WebSocket: ws://127.0.0.1:9000/; protocol: websockets-sansio)")
 
 
 def test_bench_delegates_every_argument(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,8 @@
 """The ``fastws`` command line.
 
 ``fastws serve [MODULE:APP]`` runs an ASGI app (by default the bundled demo, ``fastws.demo:app``)
-under uvicorn, on uvloop when it is installed; ``fastws bench ...`` runs the benchmarks of
+under uvicorn, on uvloop when it is installed, with fastws's own compiled WebSocket protocol
+(``fastws.server``; ``--ws`` falls back to one of uvicorn's); ``fastws bench ...`` runs the benchmarks of
 ``fastws.bench``; ``fastws --version`` prints the version and the WebSocket implementation that
 loaded. ``python -m fastws`` is the same command.
 """
@@ -19,10 +20,19 @@ from collections.abc import Sequence
 
 import fastws
 
-__all__ = ["DEFAULT_APP", "build_parser", "main", "server_banner"]
+__all__ = ["DEFAULT_APP", "WS_PROTOCOLS", "build_parser", "main", "server_banner"]
 
 #: The app ``fastws serve`` runs when none is named.
 DEFAULT_APP = "fastws.demo:app"
+
+#: ``--ws`` choices: what uvicorn's ``Config(ws=...)`` gets for each. ``fastws`` is the default.
+WS_PROTOCOLS = {
+    "fastws": "fastws.server:WebSocketProtocol",
+    "auto": "auto",
+    "websockets": "websockets",
+    "websockets-sansio": "websockets-sansio",
+    "wsproto": "wsproto",
+}
 
 #: uvicorn's exit status when the server did not start (``uvicorn.server.STARTUP_FAILURE``).
 _STARTUP_FAILURE = 3
@@ -112,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", choices=_LOG_LEVELS, default="info", help="uvicorn's log level (default: info)")
     serve.add_argument(
+        "--ws",
+        choices=sorted(WS_PROTOCOLS),
+        default="fastws",
+        help=(
+            "WebSocket protocol implementation: fastws (fastws.server's compiled RFC 6455 protocol, the "
+            "default) or one of uvicorn's own (auto, websockets, websockets-sansio, wsproto) to fall back"
+        ),
+    )
+    serve.add_argument(
         "--broker",
         type=_broker,
         default=None,
@@ -136,19 +155,20 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def server_banner(app: str, host: str, port: int) -> str:
+def server_banner(app: str, host: str, port: int, ws: str = "fastws") -> str:
     """The line ``fastws serve`` prints before serving.
 
     Args:
         app (str): the import string of the app being served, e.g. ``"fastws.demo:app"``.
         host (str): the bound interface (an IPv6 address is bracketed in the URLs).
         port (int): the bound TCP port (the real one when ``--port 0`` was given).
+        ws (str): the ``--ws`` choice (a key of ``WS_PROTOCOLS``), named at the end of the line.
 
     Returns:
         str: one line naming the fastws version, ``fastws.IMPLEMENTATION`` (``"cython"`` or
-        ``"python"``), the app, its ``http://HOST:PORT/`` URL and its WebSocket URL
+        ``"python"``), the app, its ``http://HOST:PORT/`` URL, its WebSocket URL
         (``ws://HOST:PORT/ws`` for the demo, ``ws://HOST:PORT/`` for another app, whose
-        WebSocket routes fastws cannot know).
+        WebSocket routes fastws cannot know) and the WebSocket protocol in use.
 
     Raises:
         Nothing.
@@ -157,7 +177,7 @@ def server_banner(app: str, host: str, port: int) -> str:
     ws_path = "/ws" if app == DEFAULT_APP else "/"
     return (
         f"fastws {fastws.__version__} ({fastws.IMPLEMENTATION}) serving {app} "
-        f"on http://{base}/ (WebSocket: ws://{base}{ws_path})"
+        f"on http://{base}/ (WebSocket: ws://{base}{ws_path}; protocol: {WS_PROTOCOLS.get(ws, ws)})"
     )
 
 
@@ -198,6 +218,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         loop=loop,
+        ws=WS_PROTOCOLS[args.ws],
     )
     server = uvicorn.Server(config)
     try:
@@ -209,7 +230,7 @@ def _serve(args: argparse.Namespace) -> int:
         return exc.code if isinstance(exc.code, int) else _STARTUP_FAILURE
     try:
         sock.listen(config.backlog)
-        print(server_banner(args.app, args.host, sock.getsockname()[1]), flush=True)
+        print(server_banner(args.app, args.host, sock.getsockname()[1], ws=args.ws), flush=True)
         if config.workers > 1:
             from uvicorn.supervisors import Multiprocess
 

@@ -38,6 +38,8 @@ APPS: dict[str, tuple[str, dict[str, str]]] = {
     "starlette": ("starlette", {}),
     "fastws-c": ("fastws", {"FASTWS_NO_EXTENSIONS": "0"}),
     "fastws-py": ("fastws", {"FASTWS_NO_EXTENSIONS": "1"}),
+    # The fastws-c app under fastws's own compiled WebSocket protocol instead of uvicorn's.
+    "fastws-proto": ("fastws", {"FASTWS_NO_EXTENSIONS": "0", "FASTWS_BENCH_WS": "fastws.server:WebSocketProtocol"}),
 }
 
 #: (name, title, messages in flight per connection).
@@ -46,7 +48,7 @@ MODES: tuple[tuple[str, str, int], ...] = (
     ("pipelined", "pipelined x16", 16),
 )
 
-_EXPECTED_IMPLEMENTATION = {"fastws-c": "cython", "fastws-py": "python"}
+_EXPECTED_IMPLEMENTATION = {"fastws-c": "cython", "fastws-py": "python", "fastws-proto": "cython"}
 _TARGET_RATIO = 1.08
 
 Progress = Callable[[str], None]

@@ -5,7 +5,7 @@ APP is ``raw`` (the ASGI floor), ``starlette`` (``starlette.websockets.WebSocket
 process's environment). Every app echoes each text message back with
 ``await ws.send_text(await ws.receive_text())`` (the raw app: one ``receive``, one ``send``).
 
-The server is uvicorn on uvloop with uvicorn's default WebSocket protocol, one process, bound to
+The server is uvicorn on uvloop with uvicorn's default WebSocket protocol (or $FASTWS_BENCH_WS), one process, bound to
 127.0.0.1 on a port the OS picks. Once it listens it prints one line, ``READY <port>
 <implementation>``, to standard output. It stops when its standard input reaches end of file (the
 parent exited or closed the pipe), or after MAX_SECONDS, whichever comes first.
@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="off",
         log_level="warning",
         access_log=False,
+        # uvicorn's own protocol unless the runner asks for another (fastws-proto: fastws.server's).
+        ws=os.environ.get("FASTWS_BENCH_WS", "auto"),
     )
     server = Server(config)
 

@@ -9,11 +9,12 @@ import sys
 import pytest
 
 PROBE = (
-    "import fastws, fastws._codec, fastws._datastructures; "
+    "import fastws, fastws._codec, fastws._datastructures, fastws._frame; "
     "print(fastws.IMPLEMENTATION); "
     "print(fastws.WebSocket.__module__); "
     "print(fastws.Headers.__module__); "
-    "print(fastws._codec.encode_json_text.__module__)"
+    "print(fastws._codec.encode_json_text.__module__); "
+    "print(fastws._frame.FrameParser.__module__)"
 )
 
 
@@ -32,7 +33,9 @@ def probe(no_extensions: str | None) -> list[str]:
 def test_compiled_implementation_by_default(pytestconfig: pytest.Config) -> None:
     if pytestconfig.getoption("--no-c-extensions"):
         pytest.skip("run without the compiled extensions (--no-c-extensions)")
-    assert probe(None) == ["cython", "fastws._websocket_c", "fastws._datastructures_c", "fastws._codec_c"]
+    assert probe(None) == [
+        "cython", "fastws._websocket_c", "fastws._datastructures_c", "fastws._codec_c", "fastws._frame_c"
+    ]
 
 
 @pytest.mark.parametrize("value", ["", "0"])
@@ -44,4 +47,6 @@ def test_empty_or_zero_does_not_disable_the_extensions(pytestconfig: pytest.Conf
 
 @pytest.mark.parametrize("value", ["1", "yes", "true"])
 def test_no_extensions_env_var_selects_the_python_twins(value: str) -> None:
-    assert probe(value) == ["python", "fastws._websocket_py", "fastws._datastructures_py", "fastws._codec_py"]
+    assert probe(value) == [
+        "python", "fastws._websocket_py", "fastws._datastructures_py", "fastws._codec_py", "fastws._frame_py"
+    ]

@@ -107,6 +107,7 @@ async def play(
 def assert_like_starlette(
     impl: Any, events: list[Any], steps: list[tuple[Any, ...]], **scope: Any
 ) -> tuple[list[Any], list[Any]]:
+    scope.setdefault("subprotocols", ["chat"])  # the subprotocol the scenarios accept
     full_scope = make_scope(**scope)
     ours = run(play(impl.WebSocket, full_scope, events, steps))
     theirs = run(play(sw.WebSocket, full_scope, events, steps))
@@ -340,7 +341,7 @@ def test_receive_unexpected_event_after_connect(impl: Any) -> None:
 
 
 def test_accept_waits_for_connect_and_sends_accept(impl: Any) -> None:
-    ws, server = connect(impl, [CONNECT])
+    ws, server = connect(impl, [CONNECT], subprotocols=["chat"])
     run(ws.accept(subprotocol="chat", headers=[(b"x-a", b"1")]))
     assert server.sent == [{"type": "websocket.accept", "subprotocol": "chat", "headers": [(b"x-a", b"1")]}]
     assert states(ws) == (WebSocketState.CONNECTED, WebSocketState.CONNECTED)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from fastws import _codec, _datastructures, _frame, _websocket
 from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
+from fastws._types import DEFAULT_MAX_JSON_SIZE
 from fastws.fanout import BroadcastResult, broadcast
+from fastws.origin import OriginMiddleware, check_origin
 from fastws.websockets import (
     CloseCode,
     UnexpectedMessageType,
@@ -30,8 +32,10 @@ __all__ = [
     "BroadcastResult",
     "App",
     "CloseCode",
+    "DEFAULT_MAX_JSON_SIZE",
     "Headers",
     "MutableHeaders",
+    "OriginMiddleware",
     "QueryParams",
     "State",
     "UnexpectedMessageType",
@@ -42,6 +46,7 @@ __all__ = [
     "WebSocketState",
     "__version__",
     "broadcast",
+    "check_origin",
 ]
 
 __version__ = "0.1.0"

@@ -10,7 +10,15 @@ import enum
 
 __all__ = [
     "CloseCode",
+    "DEFAULT_MAX_JSON_SIZE",
     "STATES",
+    "check_accept",
+    "check_close",
+    "check_json_limit",
+    "bad_type",
+    "event_type",
+    "payload_error",
+    "json_too_big",
     "as_state",
     "mismatch_error",
     "starlette_error",
@@ -184,7 +192,9 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
             ``"expected_send"``, ``"expected_accept"``, ``"expected_body"`` (the server delivered,
             or the app sent, an event of type ``a`` that the state does not allow), and
             ``"disconnect"`` (the client sent ``websocket.disconnect``: ``a`` is the close code, ``b``
-            the reason), ``"send_failed"`` (the server's ``send`` raised ``OSError`` on an open
+            the reason; also raised with code 1009 when ``receive_json`` closed the connection
+            because a message exceeded ``max_json_size``), ``"bad_event"`` (the server delivered a
+            malformed event: ``a`` says what arrived and what was expected), ``"send_failed"`` (the server's ``send`` raised ``OSError`` on an open
             connection, which is being handled when the factory is called; ``a`` is 1006).
         a, b: the event type, or the close code and reason.
 
@@ -220,6 +230,8 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
         )
     if kind == "expected_body":
         return RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {a!r}')
+    if kind == "bad_event":
+        return RuntimeError(f"Malformed ASGI event from the server: {a}")
     raise ValueError(f"Unknown WebSocket failure kind {kind!r}")
 
 
@@ -242,3 +254,198 @@ def mismatch_error(expected: str, message: object) -> object:
         UnexpectedMessageType: always (a ``KeyError``, as Starlette's ``KeyError('text')``).
     """
     raise UnexpectedMessageType(expected, message)
+
+
+# -- bad input (docs/errors.md) -------------------------------------------------------------------
+
+#: The default ``max_json_size``: the largest message, in bytes (UTF-8 bytes for a text message),
+#: that ``receive_json``/``iter_json`` parse. 16 MiB, uvicorn's default ``ws_max_size``.
+DEFAULT_MAX_JSON_SIZE = 16 * 1024 * 1024
+
+#: The close reason sent (code 1009, RFC 6455 section 7.4.1 "Message Too Big") when a JSON message
+#: exceeds ``max_json_size``.
+TOO_BIG_REASON = "JSON message over max_json_size"
+
+
+def event_type(message: object) -> object:
+    """The ``type`` of an ASGI event the server delivered, or ``None`` when it has none.
+
+    Args:
+        message: what the server's ``receive`` returned (ASGI spec 2.4: a dict with a ``type`` str).
+
+    Returns:
+        str | None: ``message["type"]`` when it is a ``str``; ``None`` when ``message`` is not a
+        mapping or has no ``type`` string (the caller raises ``"bad_event"`` with ``bad_type``).
+    """
+    try:
+        kind = message["type"]  # type: ignore[index]
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    return kind if type(kind) is str else None
+
+
+def bad_type(message: object) -> str:
+    """The ``"bad_event"`` description of an event without a ``type`` string.
+
+    Args:
+        message: what the server's ``receive`` returned.
+
+    Returns:
+        str: what was expected and what arrived.
+    """
+    if isinstance(message, dict):
+        if "type" in message:
+            got = f"'type' = {message['type']!r}"
+        else:
+            got = f"an event without 'type' (keys {sorted(map(str, message))!r})"
+    else:
+        got = f"a {type(message).__name__}, not a dict"
+    return f"expected a dict with a 'type' string, got {got}"
+
+
+def payload_error(expected: str, message: object) -> str | None:
+    """What is wrong with a ``websocket.receive`` event for a typed receive, or ``None``.
+
+    Args:
+        expected (str): ``"text"`` or ``"bytes"``, the key the method reads.
+        message (Mapping): the ``websocket.receive`` event.
+
+    Returns:
+        str | None: a description for ``"bad_event"`` when the wanted key holds the wrong type, or
+        both ``text`` and ``bytes`` are set (ASGI spec 2.4: exactly one of them is non-None);
+        ``None`` when the wanted payload is usable or absent (absent is ``UnexpectedMessageType``).
+    """
+    get = message.get  # type: ignore[attr-defined]
+    text = get("text")
+    data = get("bytes")
+    if text is not None and data is not None:
+        return "expected a websocket.receive event with one of 'text' or 'bytes', got both set"
+    if expected == "text" and text is not None and type(text) is not str:
+        return f"expected 'text' to be a str, got {type(text).__name__}"
+    if expected == "bytes" and data is not None and type(data) is not bytes:
+        return f"expected 'bytes' to be bytes, got {type(data).__name__}"
+    return None
+
+
+def check_json_limit(value: object) -> object:
+    """Validate a ``max_json_size``.
+
+    Args:
+        value (int | None): a limit in bytes, or ``None`` for none.
+
+    Returns:
+        int | None: ``value``.
+
+    Raises:
+        TypeError: ``value`` is not an int (a ``bool`` included) or ``None``.
+        ValueError: ``value`` is negative.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"max_json_size must be an int or None, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"max_json_size must be >= 0, got {value}")
+    return int(value)
+
+
+def json_too_big(payload: object, limit: object) -> bool:
+    """Whether a JSON message is over ``max_json_size``.
+
+    Args:
+        payload (str | bytes): the message (its text, or its bytes).
+        limit (int | None): ``max_json_size`` in bytes; ``None`` for no limit.
+
+    Returns:
+        bool: ``True`` when the payload is longer than ``limit`` bytes (a text message is measured
+        in UTF-8 bytes; encoded only when its length cannot decide).
+    """
+    if limit is None:
+        return False
+    n = len(payload)  # type: ignore[arg-type]
+    if type(payload) is not str:
+        return n > limit  # type: ignore[operator]
+    if n * 4 <= limit:  # type: ignore[operator]
+        return False
+    if n > limit:  # type: ignore[operator]
+        return True
+    return len(payload.encode("utf-8", "surrogatepass")) > limit  # type: ignore[operator,union-attr]
+
+
+def check_close(code: object, reason: object) -> None:
+    """Reject a close code or reason the app must not send (before anything is sent).
+
+    Args:
+        code (int): 1000-1003, 1007-1014 (RFC 6455 section 7.4.1 and the IANA registry) or
+            3000-4999 (libraries, frameworks and apps, section 7.4.2).
+        reason (str | None): at most 123 bytes of UTF-8 (a close frame's payload is at most 125
+            bytes, two of them the code: RFC 6455 section 5.5).
+
+    Raises:
+        TypeError: ``code`` is not an ``int`` (a ``bool`` included) or ``reason`` not a ``str``/``None``.
+        ValueError: ``code`` is reserved (1004-1006, 1015: never sent in a close frame), below
+            1000, unregistered (1016-2999) or 5000 and up; or the reason is over 123 bytes.
+    """
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise TypeError(f"close code must be an int, got {type(code).__name__}")
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(
+            f"invalid close code {code}: an app may send 1000-1003, 1007-1014 or 3000-4999 "
+            "(RFC 6455 section 7.4; 1004-1006 and 1015 are reserved)"
+        )
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise TypeError(f"close reason must be a str or None, got {type(reason).__name__}")
+        if len(reason) > 30:
+            size = len(reason.encode("utf-8", "surrogatepass"))
+            if size > 123:
+                raise ValueError(
+                    f"close reason is {size} bytes of UTF-8; at most 123 fit in a close frame (RFC 6455 section 5.5)"
+                )
+
+
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def check_accept(scope: object, subprotocol: object, headers: object) -> object:
+    """Reject an ``accept`` the client could not have asked for (before anything is received or sent).
+
+    Args:
+        scope (Mapping): the connection's scope (its ``subprotocols``).
+        subprotocol (str | None): must be one of ``scope["subprotocols"]`` (RFC 6455 section 4.2.2).
+        headers (Iterable[tuple[bytes, bytes]] | None): names must be RFC 9110 tokens, values free
+            of CR, LF and NUL (RFC 9110 section 5.5).
+
+    Returns:
+        The headers to send: ``headers`` itself when it is a list or tuple (or ``None``), else a list
+        of its items (an iterator is read once).
+
+    Raises:
+        TypeError: ``subprotocol`` is not a ``str``/``None``, or a header is not a pair of ``bytes``.
+        ValueError: the subprotocol was not offered, or a header name/value is invalid.
+    """
+    if subprotocol is not None:
+        if not isinstance(subprotocol, str):
+            raise TypeError(f"subprotocol must be a str or None, got {type(subprotocol).__name__}")
+        offered = scope.get("subprotocols") or ()  # type: ignore[attr-defined]
+        if subprotocol not in offered:
+            raise ValueError(
+                f"subprotocol {subprotocol!r} was not offered by the client (offered: {list(offered)!r}); "
+                "RFC 6455 section 4.2.2"
+            )
+    if not headers:
+        return headers
+    if not isinstance(headers, (list, tuple)):
+        headers = list(headers)  # type: ignore[call-overload]
+    for item in headers:  # type: ignore[union-attr]
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise TypeError(f"accept headers must be (name, value) pairs of bytes, got {item!r}") from None
+        if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"accept header name and value must be bytes, got {item!r}")
+        if not name or not _TOKEN.issuperset(name):
+            raise ValueError(f"invalid header name {bytes(name)!r}: not an RFC 9110 token")
+        if b"\r" in value or b"\n" in value or b"\0" in value:
+            raise ValueError(f"invalid value for header {bytes(name)!r}: CR, LF or NUL (RFC 9110 section 5.5)")
+    return headers

@@ -19,12 +19,28 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from fastws import _connection
 from fastws._codec_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
-from fastws._types import STATES, as_state, mismatch_error, starlette_error
+from fastws._types import (
+    DEFAULT_MAX_JSON_SIZE,
+    STATES,
+    TOO_BIG_REASON,
+    as_state,
+    bad_type,
+    check_accept,
+    check_close,
+    check_json_limit,
+    event_type,
+    json_too_big,
+    mismatch_error,
+    payload_error,
+    starlette_error,
+)
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
 
 cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+    Py_ssize_t PyDict_GET_SIZE(object)
     ctypedef enum PySendResult:
         PYGEN_RETURN
         PYGEN_ERROR
@@ -67,6 +83,11 @@ cdef inline object _text_of(object message, WebSocket ws):
     # The text of a received message; without one, what the class's dialect makes of the message
     # (fastws and Starlette: a KeyError that says what arrived).
     text = _get(message, "text")
+    if type(text) is str and _get(message, "bytes") is None:
+        return text
+    problem = payload_error("text", message)
+    if problem is not None:
+        raise ws._error("bad_event", problem)
     if text is None:
         return type(ws)._fastws_mismatch("text", message)
     return text
@@ -75,6 +96,11 @@ cdef inline object _text_of(object message, WebSocket ws):
 cdef inline object _bytes_of(object message, WebSocket ws):
     # The payload of a received message; without one, as _text_of.
     data = _get(message, "bytes")
+    if type(data) is bytes and _get(message, "text") is None:
+        return data
+    problem = payload_error("bytes", message)
+    if problem is not None:
+        raise ws._error("bad_event", problem)
     if data is None:
         return type(ws)._fastws_mismatch("bytes", message)
     return data
@@ -107,6 +133,10 @@ cdef class WebSocket:
         application_state (WebSocketState): the app side: CONNECTING until ``accept``/``close``/a denial response,
             CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
             ``close``. Assignable, as ``client_state``.
+        max_json_size (int | None): the largest message ``receive_json``/``iter_json`` parse, in
+            bytes (UTF-8 bytes for text); default the class's ``default_max_json_size``
+            (``fastws.DEFAULT_MAX_JSON_SIZE``, 16 MiB). ``None`` removes the limit. A larger message closes
+            the connection with 1009 and raises ``WebSocketDisconnect(1009)`` (docs/errors.md).
 
     Raises:
         AssertionError: ``scope["type"]`` is not ``"websocket"``.
@@ -124,6 +154,9 @@ cdef class WebSocket:
     cdef object _query_params
     cdef object _cookies
     cdef object _state
+    # max_json_size + 1; -1 for no limit; 0 until read from the class's default_max_json_size
+    # (so a subclass __init__ that skips this one still gets the default).
+    cdef Py_ssize_t _json_cap
     cdef dict __dict__
     cdef object __weakref__
 
@@ -136,6 +169,7 @@ cdef class WebSocket:
     _fastws_states = STATES
     _fastws_error = starlette_error
     _fastws_mismatch = mismatch_error
+    default_max_json_size = DEFAULT_MAX_JSON_SIZE
 
     def __init__(self, scope, receive=None, send=None):
         assert scope["type"] == "websocket", f"Expected an ASGI scope of type 'websocket', got {scope['type']!r}"
@@ -205,6 +239,32 @@ cdef class WebSocket:
     @application_state.setter
     def application_state(self, value):
         self._application = _state_value(value)
+
+    @property
+    def max_json_size(self):
+        """int | None: the largest message ``receive_json``/``iter_json`` parse on this connection, in
+        bytes (a text message is measured in UTF-8 bytes); ``None`` for no limit. Defaults to the
+        class's ``default_max_json_size`` (``fastws.DEFAULT_MAX_JSON_SIZE``, 16 MiB, uvicorn's
+        default ``ws_max_size``). A larger message closes the connection with code 1009 (RFC 6455
+        section 7.4.1, "Message Too Big") and raises ``WebSocketDisconnect(1009)``
+        (docs/errors.md). Assignable; anything but a non-negative int or ``None`` raises
+        ``TypeError``/``ValueError``.
+        """
+        if self._json_cap == 0:
+            self._set_json_limit(type(self).default_max_json_size)
+        return None if self._json_cap < 0 else self._json_cap - 1
+
+    @max_json_size.setter
+    def max_json_size(self, value):
+        self._set_json_limit(value)
+
+    cdef int _set_json_limit(self, object value) except -1:
+        limit = check_json_limit(value)
+        if limit is None or limit >= PY_SSIZE_T_MAX - 1:
+            self._json_cap = -1
+        else:
+            self._json_cap = <Py_ssize_t>limit + 1
+        return 0
 
     # -- connection info ------------------------------------------------------------------------
     @property
@@ -355,9 +415,13 @@ cdef class WebSocket:
         # Checks an event the server delivered while the client was in `state` and moves the
         # client state on; a disconnect is raised as WebSocketDisconnect when asked to.
         if type(message) is dict:
-            message_type = (<dict>message)["type"]
+            message_type = (<dict>message).get("type")
+            if type(message_type) is not str:
+                message_type = None
         else:
-            message_type = message["type"]
+            message_type = event_type(message)
+        if message_type is None:
+            raise self._error("bad_event", bad_type(message))
         if state == CONNECTING:
             if message_type != "websocket.connect":
                 raise self._error("expected_connect", message_type)
@@ -411,7 +475,8 @@ cdef class WebSocket:
 
         Raises:
             RuntimeError: the first event is not ``websocket.connect``, or a later one is neither
-                ``websocket.receive`` nor ``websocket.disconnect``.
+                ``websocket.receive`` nor ``websocket.disconnect``, or it is not a dict with a
+                ``type`` string. The payload keys are not checked (docs/errors.md).
             WebSocketDisconnected: a ``websocket.disconnect`` was already received.
 
         Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
@@ -448,6 +513,10 @@ cdef class WebSocket:
             headers (Iterable[tuple[bytes, bytes]] | None): extra handshake response headers.
 
         Raises:
+            ValueError: ``subprotocol`` is not in ``scope["subprotocols"]``, or a header name is not
+                an RFC 9110 token or a value holds CR, LF or NUL (checked before anything is
+                received or sent).
+            TypeError: ``subprotocol`` is not a str, or a header is not a pair of bytes.
             RuntimeError: the first event is not ``websocket.connect``, or the connection was
                 already accepted or is sending a denial response.
             WebSocketDisconnected: the connection was already closed.
@@ -466,6 +535,9 @@ cdef class WebSocket:
                 ``None`` is sent as ``""``.
 
         Raises:
+            ValueError: ``code`` is not 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4),
+                or ``reason`` is over 123 bytes of UTF-8; nothing is sent.
+            TypeError: ``code`` is not an int, or ``reason`` not a str or None.
             RuntimeError: a denial response is being sent.
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
@@ -538,8 +610,11 @@ cdef class WebSocket:
         Raises:
             RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``.
             json.JSONDecodeError: the message is not valid JSON.
+            RecursionError: the JSON is nested deeper than the interpreter's recursion limit.
             UnicodeDecodeError: in binary mode, the payload is not UTF-8.
-            WebSocketDisconnected, WebSocketDisconnect, UnexpectedMessageType: as ``receive_text``.
+            WebSocketDisconnect: code 1009 when the message is over ``max_json_size`` bytes (the
+                connection is closed with 1009 first); or as ``receive_text``.
+            WebSocketDisconnected, UnexpectedMessageType: as ``receive_text``.
         """
         cdef _Op op = _new_op(self, K_JSON)
         op.a = mode
@@ -579,6 +654,7 @@ cdef class WebSocket:
             WebSocketDisconnected: not accepted yet.
             UnexpectedMessageType: a binary message arrived.
             json.JSONDecodeError: a message is not valid JSON.
+            WebSocketDisconnect: code 1009, a message is over ``max_json_size`` (as ``receive_json``).
         """
         return _new_iter(self, K_ITER_JSON)
 
@@ -674,11 +750,26 @@ cdef inline bint _iterates(int kind) noexcept:
     return kind >= K_ITER_TEXT and kind <= K_ITER_JSON
 
 
+cdef str _TEXT_KEY = "text"
+cdef str _BYTES_KEY = "bytes"
+
+
+cdef inline bint _json_fits(WebSocket ws, object payload) except -1:
+    # Whether a JSON payload is within the connection's max_json_size (docs/errors.md): decided
+    # in C when the payload is under a quarter of the limit, else by fastws._types.json_too_big.
+    cdef Py_ssize_t cap = ws._json_cap
+    if cap < 0:
+        return True
+    if cap > 0 and len(payload) <= (cap - 1) >> 2:
+        return True
+    return not json_too_big(payload, ws.max_json_size)
+
+
 cdef inline str _payload_key(int kind, object mode):
     # The key of a websocket.receive event this receive kind reads.
     if kind == K_BYTES or kind == K_ITER_BYTES or (kind == K_JSON and mode == "binary"):
-        return "bytes"
-    return "text"
+        return _BYTES_KEY
+    return _TEXT_KEY
 
 
 cdef object _await_iter(object awaitable):
@@ -735,6 +826,7 @@ cdef class _Op:
             self.inner = _await_iter(ws._receive())
             return 0
         if kind == K_ACCEPT:
+            self.b = check_accept(ws.scope, self.a, self.b)
             if ws._client == CONNECTING:
                 # If we haven't yet seen the 'connect' message, then wait for it first.
                 self.stage = 1
@@ -757,6 +849,7 @@ cdef class _Op:
                 raise ws._error("bad_mode")
             self.wrap = ws._before_send("websocket.send", None)
         elif kind == K_CLOSE:
+            check_close(self.a, self.b)
             message = {"type": "websocket.close", "code": self.a, "reason": self.b or ""}
             self.wrap = ws._before_send("websocket.close", message)
         else:  # K_SEND
@@ -780,6 +873,8 @@ cdef class _Op:
         # the next server call (accept's second stage, in self.inner).
         cdef WebSocket ws = self.ws
         cdef int kind = self.kind
+        if self.stage == 3:  # the 1009 close after a JSON message over max_json_size was sent
+            raise ws._error("disconnect", 1009, TOO_BIG_REASON)
         if not _receives(kind):
             if kind == K_ACCEPT and self.stage == 1:
                 ws._after_receive(value, CONNECTING, False)
@@ -796,21 +891,41 @@ cdef class _Op:
             if kind == K_ITER_BYTES:
                 return _bytes_of(message, ws)
             if kind == K_ITER_JSON:
-                return decode_json_text(_text_of(message, ws))
+                payload = _text_of(message, ws)
+                if not _json_fits(ws, payload):
+                    return self._close_too_big()
+                return decode_json_text(payload)
             return _text_of(message, ws)
         message = ws._after_receive(value, self.state, True)
         if kind == K_TEXT:
             return _text_of(message, ws)
         if kind == K_BYTES:
             return _bytes_of(message, ws)
+        payload = _text_of(message, ws) if self.a == "text" else _bytes_of(message, ws)
+        if not _json_fits(ws, payload):
+            return self._close_too_big()
         if self.a == "text":
-            return decode_json_text(_text_of(message, ws))
-        return decode_json_bytes(_bytes_of(message, ws))
+            return decode_json_text(payload)
+        return decode_json_bytes(payload)
+
+    cdef object _close_too_big(self):
+        # A JSON message over max_json_size: send the 1009 close (stage 3), then _finish raises
+        # WebSocketDisconnect(1009) (or _failed, when the send fails with OSError).
+        message = {"type": "websocket.close", "code": 1009, "reason": TOO_BIG_REASON}
+        self.ws._before_send("websocket.close", message)
+        self.stage = 3
+        self.inner = _await_iter(self.ws._send(message))
+        return None
 
     cdef int _failed(self) except -1:
         # The server call raised (the exception is set): on an open connection an OSError means
         # the client is gone, reported as WebSocketDisconnect(1006) as Starlette does.
         self.inner = None
+        if self.stage == 3:
+            try:
+                _propagate()
+            except OSError:
+                raise self.ws._error("disconnect", 1009, TOO_BIG_REASON)
         if self.wrap:
             try:
                 _propagate()
@@ -864,6 +979,7 @@ cdef class _Op:
         cdef PyObject* res = NULL
         cdef PySendResult status
         cdef object value
+        cdef bint usable
         if kind <= K_LAST_FAST_RECEIVE:
             if kind == K_JSON and self.a != "text" and self.a != "binary":
                 raise ws._error("bad_mode")
@@ -896,11 +1012,24 @@ cdef class _Op:
             if type(value) is dict:
                 message_type = (<dict>value).get("type")
                 if message_type is _RECEIVE_TYPE or message_type == _RECEIVE_TYPE:
-                    payload = (<dict>value).get(_payload_key(kind, self.a))
-                    if payload is not None:
-                        if kind == K_ITER_JSON or (kind == K_JSON and self.a == "text"):
+                    if _payload_key(kind, self.a) is _TEXT_KEY:
+                        payload = (<dict>value).get(_TEXT_KEY)
+                        usable = type(payload) is str and (
+                            PyDict_GET_SIZE(value) == 2 or (<dict>value).get(_BYTES_KEY) is None
+                        )
+                    else:
+                        payload = (<dict>value).get(_BYTES_KEY)
+                        usable = type(payload) is bytes and (
+                            PyDict_GET_SIZE(value) == 2 or (<dict>value).get(_TEXT_KEY) is None
+                        )
+                    if usable and (kind <= K_BYTES or kind == K_ITER_TEXT or kind == K_ITER_BYTES):
+                        Py_INCREF(payload)
+                        presult[0] = <PyObject*>payload
+                        return PYGEN_RETURN
+                    if usable and _json_fits(ws, payload):
+                        if kind == K_ITER_JSON or self.a == "text":
                             payload = decode_json_text(payload)
-                        elif kind == K_JSON:
+                        else:
                             payload = decode_json_bytes(payload)
                         Py_INCREF(payload)
                         presult[0] = <PyObject*>payload

@@ -14,7 +14,22 @@ from typing import Any, Generic, TypeVar
 from fastws import _connection
 from fastws._codec_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws._datastructures_py import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws._types import STATES, WebSocketState, as_state, mismatch_error, starlette_error
+from fastws._types import (
+    DEFAULT_MAX_JSON_SIZE,
+    STATES,
+    TOO_BIG_REASON,
+    WebSocketState,
+    as_state,
+    bad_type,
+    check_accept,
+    check_close,
+    check_json_limit,
+    event_type,
+    json_too_big,
+    mismatch_error,
+    payload_error,
+    starlette_error,
+)
 from fastws._url import URL, Address, State, base_url_scope
 
 __all__ = ["WebSocket"]
@@ -25,6 +40,7 @@ _CONNECTING = WebSocketState.CONNECTING
 _CONNECTED = WebSocketState.CONNECTED
 _DISCONNECTED = WebSocketState.DISCONNECTED
 _RESPONSE = WebSocketState.RESPONSE
+_UNSET: Any = object()
 
 
 
@@ -32,6 +48,11 @@ def _text_of(message: Any, ws: Any) -> str:
     # The text of a received message; without one, what the class's dialect makes of the message
     # (fastws and Starlette: a KeyError that says what arrived).
     text = message.get("text")
+    if type(text) is str and message.get("bytes") is None:
+        return text
+    problem = payload_error("text", message)
+    if problem is not None:
+        raise ws._error("bad_event", problem)
     if text is None:
         return type(ws)._fastws_mismatch("text", message)
     return text
@@ -40,9 +61,22 @@ def _text_of(message: Any, ws: Any) -> str:
 def _bytes_of(message: Any, ws: Any) -> bytes:
     # The payload of a received message; without one, as _text_of.
     data = message.get("bytes")
+    if type(data) is bytes and message.get("text") is None:
+        return data
+    problem = payload_error("bytes", message)
+    if problem is not None:
+        raise ws._error("bad_event", problem)
     if data is None:
         return type(ws)._fastws_mismatch("bytes", message)
     return data
+
+
+def _too_big_close(ws: Any) -> dict[str, Any]:
+    # The close event sent when a JSON message is over max_json_size; the caller sends it and
+    # raises WebSocketDisconnect(1009).
+    message = {"type": "websocket.close", "code": 1009, "reason": TOO_BIG_REASON}
+    ws._before_send("websocket.close", message)
+    return message
 
 
 class WebSocket(Mapping[str, Any], Generic[StateT]):
@@ -68,6 +102,10 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         application_state (WebSocketState): the app side: CONNECTING until ``accept``/``close``/a denial response,
             CONNECTED after accept, RESPONSE while a denial response is being sent, DISCONNECTED after
             ``close``. Assignable, as ``client_state``.
+        max_json_size (int | None): the largest message ``receive_json``/``iter_json`` parse, in
+            bytes (UTF-8 bytes for text); default the class's ``default_max_json_size``
+            (``fastws.DEFAULT_MAX_JSON_SIZE``, 16 MiB). ``None`` removes the limit. A larger message closes
+            the connection with 1009 and raises ``WebSocketDisconnect(1009)`` (docs/errors.md).
 
     Raises:
         AssertionError: ``scope["type"]`` is not ``"websocket"``.
@@ -87,6 +125,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         self._query_params: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
+        self._max_json: Any = _UNSET
 
     # -- mapping over the scope; identity equality (starlette.requests.HTTPConnection) --------
     def __getitem__(self, key: str) -> Any:
@@ -108,6 +147,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     _fastws_states: Any = STATES
     _fastws_error: Any = staticmethod(starlette_error)
     _fastws_mismatch: Any = staticmethod(mismatch_error)
+    default_max_json_size: int | None = DEFAULT_MAX_JSON_SIZE
 
     # -- states -----------------------------------------------------------------------------------
     @property
@@ -133,6 +173,25 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     @application_state.setter
     def application_state(self, value: WebSocketState) -> None:
         self._application = as_state(value)
+
+    @property
+    def max_json_size(self) -> int | None:
+        """int | None: the largest message ``receive_json``/``iter_json`` parse on this connection, in
+        bytes (a text message is measured in UTF-8 bytes); ``None`` for no limit. Defaults to the
+        class's ``default_max_json_size`` (``fastws.DEFAULT_MAX_JSON_SIZE``, 16 MiB, uvicorn's
+        default ``ws_max_size``). A larger message closes the connection with code 1009 (RFC 6455
+        section 7.4.1, "Message Too Big") and raises ``WebSocketDisconnect(1009)``
+        (docs/errors.md). Assignable; anything but a non-negative int or ``None`` raises
+        ``TypeError``/``ValueError``.
+        """
+        limit = self._max_json
+        if limit is _UNSET:
+            limit = self._max_json = check_json_limit(type(self).default_max_json_size)
+        return limit
+
+    @max_json_size.setter
+    def max_json_size(self, value: int | None) -> None:
+        self._max_json = check_json_limit(value)
 
     # -- connection info ------------------------------------------------------------------------
     @property
@@ -282,7 +341,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     def _after_receive(self, message: Any, state: WebSocketState, raise_disconnect: bool) -> Any:
         # Checks an event the server delivered while the client was in `state` and moves the
         # client state on; a disconnect is raised as WebSocketDisconnect when asked to.
-        message_type = message["type"]
+        message_type = event_type(message)
+        if message_type is None:
+            raise self._error("bad_event", bad_type(message))
         if state is _CONNECTING:
             if message_type != "websocket.connect":
                 raise self._error("expected_connect", message_type)
@@ -336,7 +397,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
         Raises:
             RuntimeError: the first event is not ``websocket.connect``, or a later one is neither
-                ``websocket.receive`` nor ``websocket.disconnect``.
+                ``websocket.receive`` nor ``websocket.disconnect``, or it is not a dict with a
+                ``type`` string. The payload keys are not checked (docs/errors.md).
             WebSocketDisconnected: a ``websocket.disconnect`` was already received.
 
         Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
@@ -383,11 +445,15 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             headers (Iterable[tuple[bytes, bytes]] | None): extra handshake response headers.
 
         Raises:
+            ValueError: ``subprotocol`` is not in ``scope["subprotocols"]``, or a header name is not
+                an RFC 9110 token or a value holds CR, LF or NUL (checked before anything is
+                received or sent).
+            TypeError: ``subprotocol`` is not a str, or a header is not a pair of bytes.
             RuntimeError: the first event is not ``websocket.connect``, or the connection was
                 already accepted or is sending a denial response.
             WebSocketDisconnected: the connection was already closed.
         """
-        headers = headers or []
+        headers = check_accept(self.scope, subprotocol, headers) or []
         state = self._client
         if state is _CONNECTING:
             # If we haven't yet seen the 'connect' message, then wait for it first.
@@ -404,10 +470,14 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 ``None`` is sent as ``""``.
 
         Raises:
+            ValueError: ``code`` is not 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4),
+                or ``reason`` is over 123 bytes of UTF-8; nothing is sent.
+            TypeError: ``code`` is not an int, or ``reason`` not a str or None.
             RuntimeError: a denial response is being sent.
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
+        check_close(code, reason)
         message = {"type": "websocket.close", "code": code, "reason": reason or ""}
         if self._before_send("websocket.close", message):
             try:
@@ -485,16 +555,26 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         Raises:
             RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``.
             json.JSONDecodeError: the message is not valid JSON.
+            RecursionError: the JSON is nested deeper than the interpreter's recursion limit.
             UnicodeDecodeError: in binary mode, the payload is not UTF-8.
-            WebSocketDisconnected, WebSocketDisconnect, UnexpectedMessageType: as ``receive_text``.
+            WebSocketDisconnect: code 1009 when the message is over ``max_json_size`` bytes (the
+                connection is closed with 1009 first); or as ``receive_text``.
+            WebSocketDisconnected, UnexpectedMessageType: as ``receive_text``.
         """
         if mode != "text" and mode != "binary":
             raise self._error("bad_mode")
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
+        payload = _text_of(message, self) if mode == "text" else _bytes_of(message, self)
+        if json_too_big(payload, self.max_json_size):
+            try:
+                await self._send(_too_big_close(self))
+            except OSError:
+                pass
+            raise self._error("disconnect", 1009, TOO_BIG_REASON)
         if mode == "text":
-            return decode_json_text(_text_of(message, self))
-        return decode_json_bytes(_bytes_of(message, self))
+            return decode_json_text(payload)
+        return decode_json_bytes(payload)
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Iterate over text messages until the client disconnects.
@@ -542,6 +622,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             WebSocketDisconnected: not accepted yet.
             UnexpectedMessageType: a binary message arrived.
             json.JSONDecodeError: a message is not valid JSON.
+            WebSocketDisconnect: code 1009, a message is over ``max_json_size`` (as ``receive_json``).
         """
         while True:
             state = self._receivable()
@@ -549,7 +630,14 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if message["type"] == "websocket.disconnect":
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
-            yield decode_json_text(_text_of(message, self))
+            payload = _text_of(message, self)
+            if json_too_big(payload, self.max_json_size):
+                try:
+                    await self._send(_too_big_close(self))
+                except OSError:
+                    pass
+                raise self._error("disconnect", 1009, TOO_BIG_REASON)
+            yield decode_json_text(payload)
 
     # -- typed send -------------------------------------------------------------------------------
     async def send_text(self, data: str) -> None:

@@ -105,6 +105,8 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
         return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Starlette 0.12 lets it through
     if kind == "receive_after_disconnect" or kind == "send_after_close":
         return RuntimeError(*_types.starlette_error(kind).args)  # Starlette 0.12: a plain RuntimeError
+    if kind == "bad_event":
+        return _types.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
     return AssertionError()
 
 

@@ -129,6 +129,8 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
         return WebSocketException("Cannot 'receive' when disconnected")
     if kind == "send_after_close":
         return WebSocketException("Cannot 'send' when disconnected")
+    if kind == "bad_event":
+        return _types.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
     return AssertionError()
 
 

@@ -20,7 +20,14 @@ from dialect_scripts import SCRIPTS
 from fastws.dialects import starlette as dialect
 
 # The client offers "chat", the subprotocol the scripts accept (fastws rejects one not offered).
-SCOPE = {"type": "websocket", "path": "/ws", "query_string": b"", "headers": [], "path_params": {}, "subprotocols": ["chat"]}
+SCOPE = {
+    "type": "websocket",
+    "path": "/ws",
+    "query_string": b"",
+    "headers": [],
+    "path_params": {},
+    "subprotocols": ["chat"],
+}
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ the pure-Python twins (``FASTWS_NO_EXTENSIONS=1``, or no compiled extension for 
 from __future__ import annotations
 
 from fastws import _codec, _datastructures, _frame, _websocket
+from fastws._types import DEFAULT_MAX_JSON_SIZE
 from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
-from fastws._types import DEFAULT_MAX_JSON_SIZE
 from fastws.fanout import BroadcastResult, broadcast
 from fastws.origin import OriginMiddleware, check_origin
 from fastws.websockets import (

@@ -194,8 +194,9 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
             ``"disconnect"`` (the client sent ``websocket.disconnect``: ``a`` is the close code, ``b``
             the reason; also raised with code 1009 when ``receive_json`` closed the connection
             because a message exceeded ``max_json_size``), ``"bad_event"`` (the server delivered a
-            malformed event: ``a`` says what arrived and what was expected), ``"send_failed"`` (the server's ``send`` raised ``OSError`` on an open
-            connection, which is being handled when the factory is called; ``a`` is 1006).
+            malformed event: ``a`` says what arrived and what was expected), ``"send_failed"`` (the
+            server's ``send`` raised ``OSError`` on an open connection, which is being handled when
+            the factory is called; ``a`` is 1006).
         a, b: the event type, or the close code and reason.
 
     Returns:

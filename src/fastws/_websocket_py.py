@@ -24,7 +24,6 @@ from fastws._types import (
     check_accept,
     check_close,
     check_json_limit,
-    event_type,
     json_too_big,
     mismatch_error,
     payload_error,
@@ -48,7 +47,7 @@ def _text_of(message: Any, ws: Any) -> str:
     # The text of a received message; without one, what the class's dialect makes of the message
     # (fastws and Starlette: a KeyError that says what arrived).
     text = message.get("text")
-    if type(text) is str and message.get("bytes") is None:
+    if type(text) is str and "bytes" not in message:  # the common event; others are checked below
         return text
     problem = payload_error("text", message)
     if problem is not None:
@@ -61,7 +60,7 @@ def _text_of(message: Any, ws: Any) -> str:
 def _bytes_of(message: Any, ws: Any) -> bytes:
     # The payload of a received message; without one, as _text_of.
     data = message.get("bytes")
-    if type(data) is bytes and message.get("text") is None:
+    if type(data) is bytes and "text" not in message:  # the common event; others are checked below
         return data
     problem = payload_error("bytes", message)
     if problem is not None:
@@ -69,6 +68,17 @@ def _bytes_of(message: Any, ws: Any) -> bytes:
     if data is None:
         return type(ws)._fastws_mismatch("bytes", message)
     return data
+
+
+def _too_big(ws: Any, payload: Any) -> bool:
+    # Whether a JSON payload is over the connection's max_json_size (docs/errors.md): decided here
+    # when it is under a quarter of the limit, else by fastws._types.json_too_big.
+    limit = ws._max_json
+    if limit is _UNSET:
+        limit = ws.max_json_size
+    if limit is None or len(payload) <= limit >> 2:
+        return False
+    return json_too_big(payload, limit)
 
 
 def _too_big_close(ws: Any) -> dict[str, Any]:
@@ -341,11 +351,16 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     def _after_receive(self, message: Any, state: WebSocketState, raise_disconnect: bool) -> Any:
         # Checks an event the server delivered while the client was in `state` and moves the
         # client state on; a disconnect is raised as WebSocketDisconnect when asked to.
-        message_type = event_type(message)
-        if message_type is None:
-            raise self._error("bad_event", bad_type(message))
+        # A type that is not a str matches none of the strings below, so it is checked only on
+        # the way to an error (the per-message path pays nothing for it).
+        try:
+            message_type = message["type"]
+        except Exception:
+            message_type = None
         if state is _CONNECTING:
             if message_type != "websocket.connect":
+                if type(message_type) is not str:
+                    raise self._error("bad_event", bad_type(message))
                 raise self._error("expected_connect", message_type)
             self._client = _CONNECTED
             return message
@@ -356,6 +371,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             if raise_disconnect:
                 raise self._error("disconnect", message["code"], message.get("reason"))
             return message
+        if type(message_type) is not str:
+            raise self._error("bad_event", bad_type(message))
         raise self._error("expected_receive", message_type)
 
     def _before_send(self, message_type: Any, message: Any) -> bool:
@@ -566,7 +583,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         state = self._receivable()
         message = self._after_receive(await self._receive(), state, True)
         payload = _text_of(message, self) if mode == "text" else _bytes_of(message, self)
-        if json_too_big(payload, self.max_json_size):
+        if _too_big(self, payload):
             try:
                 await self._send(_too_big_close(self))
             except OSError:
@@ -631,7 +648,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 return
             payload = _text_of(message, self)
-            if json_too_big(payload, self.max_json_size):
+            if _too_big(self, payload):
                 try:
                     await self._send(_too_big_close(self))
                 except OSError:

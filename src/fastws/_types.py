@@ -7,6 +7,7 @@ implementation raises, and ``ws.client_state is WebSocketState.CONNECTED`` holds
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 __all__ = [
     "CloseCode",
@@ -370,7 +371,7 @@ def json_too_big(payload: object, limit: object) -> bool:
         return False
     if n > limit:  # type: ignore[operator]
         return True
-    return len(payload.encode("utf-8", "surrogatepass")) > limit  # type: ignore[operator,union-attr]
+    return len(payload.encode("utf-8", "surrogatepass")) > limit  # type: ignore[operator]
 
 
 def check_close(code: object, reason: object) -> None:
@@ -408,7 +409,7 @@ def check_close(code: object, reason: object) -> None:
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def check_accept(scope: object, subprotocol: object, headers: object) -> object:
+def check_accept(scope: Any, subprotocol: object, headers: Any) -> Any:
     """Reject an ``accept`` the client could not have asked for (before anything is received or sent).
 
     Args:
@@ -428,7 +429,7 @@ def check_accept(scope: object, subprotocol: object, headers: object) -> object:
     if subprotocol is not None:
         if not isinstance(subprotocol, str):
             raise TypeError(f"subprotocol must be a str or None, got {type(subprotocol).__name__}")
-        offered = scope.get("subprotocols") or ()  # type: ignore[attr-defined]
+        offered = scope.get("subprotocols") or ()
         if subprotocol not in offered:
             raise ValueError(
                 f"subprotocol {subprotocol!r} was not offered by the client (offered: {list(offered)!r}); "
@@ -437,8 +438,8 @@ def check_accept(scope: object, subprotocol: object, headers: object) -> object:
     if not headers:
         return headers
     if not isinstance(headers, (list, tuple)):
-        headers = list(headers)  # type: ignore[call-overload]
-    for item in headers:  # type: ignore[union-attr]
+        headers = list(headers)
+    for item in headers:
         try:
             name, value = item
         except (TypeError, ValueError):

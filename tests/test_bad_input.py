@@ -532,3 +532,21 @@ def test_a_dialects_report_malformed_events(impl: Any, dialect: str) -> None:
     run(ws.accept())
     with pytest.raises(RuntimeError, match="Malformed ASGI event from the server: expected 'text' to be a str"):
         run(ws.receive_text())
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+@pytest.mark.parametrize("dialect", ["starlette", "lilya", "micropie"])
+def test_b1_b3_dialects_whose_close_is_the_cores(impl: Any, dialect: str) -> None:
+    # docs/errors.md, "Which classes check B1-B5".
+    import importlib
+
+    cls = importlib.import_module(f"fastws.dialects.{dialect}").build(impl.WebSocket)
+    server = FakeServer([CONNECT])
+    ws = cls(make_scope(), server.receive, server.send) if dialect != "micropie" else cls(server.receive, server.send)
+    run(ws.accept())
+    server.sent.clear()
+    with pytest.raises(ValueError, match="invalid close code 1006"):
+        run(ws.close(1006))
+    with pytest.raises(ValueError, match="close reason is 124 bytes"):
+        run(ws.close(1000, "a" * 124))
+    assert server.sent == []

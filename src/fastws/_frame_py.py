@@ -347,7 +347,7 @@ class FrameParser:
             if self._compressed:
                 self._frag_parts.append(payload)
                 if fin:
-                    message = self._inflate(b"".join(self._frag_parts), self._frag_opcode)
+                    message: Any = self._inflate(b"".join(self._frag_parts), self._frag_opcode)
                     events.append((self._frag_opcode, message))
                     self._frag_opcode = 0
                     self._frag_parts = []
@@ -363,7 +363,7 @@ class FrameParser:
                 self._frag_parts.append(payload)
             if fin:
                 parts = self._frag_parts
-                message: Any = ("" if self._frag_opcode == OP_TEXT else b"").join(parts)
+                message = ("" if self._frag_opcode == OP_TEXT else b"").join(parts)
                 events.append((self._frag_opcode, message))
                 self._frag_opcode = 0
                 self._frag_parts = []

@@ -386,8 +386,10 @@ def test_c2_json_nested_a_million_levels(impl: Any, document: str, mode: str) ->
         ],
     )
     start = time.perf_counter()
-    with pytest.raises(RecursionError, match="maximum recursion depth exceeded"):
+    with pytest.raises(json.JSONDecodeError) as info:
         run(ws.receive_json(mode))
+    assert type(info.value) is json.JSONDecodeError
+    assert str(info.value) == "JSON nested deeper than the recursion limit: line 1 column 1 (char 0)"
     assert time.perf_counter() - start < TIME_BOUND
     assert run(ws.receive_json(mode)) == [1]  # the connection is still usable
 
@@ -550,3 +552,14 @@ def test_b1_b3_dialects_whose_close_is_the_cores(impl: Any, dialect: str) -> Non
     with pytest.raises(ValueError, match="close reason is 124 bytes"):
         run(ws.close(1000, "a" * 124))
     assert server.sent == []
+
+
+def test_c2_iter_json_nested_a_million_levels(impl: Any) -> None:
+    ws, _ = opened(impl, [{"type": "websocket.receive", "text": "[" * 1_000_000}])
+
+    async def first() -> Any:
+        async for value in ws.iter_json():
+            return value
+
+    with pytest.raises(json.JSONDecodeError, match="JSON nested deeper than the recursion limit"):
+        run(first())

@@ -7,6 +7,7 @@ implementation raises, and ``ws.client_state is WebSocketState.CONNECTED`` holds
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "check_accept",
     "check_close",
     "check_json_limit",
+    "too_deep",
     "bad_type",
     "event_type",
     "payload_error",
@@ -327,6 +329,23 @@ def payload_error(expected: str, message: object) -> str | None:
     if expected == "bytes" and data is not None and type(data) is not bytes:
         return f"expected 'bytes' to be bytes, got {type(data).__name__}"
     return None
+
+
+def too_deep(payload: object) -> json.JSONDecodeError:
+    """The error ``receive_json``/``iter_json`` raise for JSON nested past the recursion limit.
+
+    The parser raised ``RecursionError`` (about 1,000 levels; ``[[[[...`` a million deep is
+    rejected in milliseconds); it is reported as invalid JSON, so the ``except json.JSONDecodeError``
+    (or ``ValueError``) that handles other bad client input handles it too.
+
+    Args:
+        payload (str | bytes): the message.
+
+    Returns:
+        json.JSONDecodeError: ``"JSON nested deeper than the recursion limit: line 1 column 1 (char 0)"``.
+    """
+    doc = payload if type(payload) is str else ""
+    return json.JSONDecodeError("JSON nested deeper than the recursion limit", doc, 0)
 
 
 def check_json_limit(value: object) -> object:

@@ -33,6 +33,7 @@ from fastws._types import (
     mismatch_error,
     payload_error,
     starlette_error,
+    too_deep,
 )
 from fastws._url import URL, Address, State, base_url_scope
 
@@ -609,8 +610,8 @@ cdef class WebSocket:
 
         Raises:
             RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``.
-            json.JSONDecodeError: the message is not valid JSON.
-            RecursionError: the JSON is nested deeper than the interpreter's recursion limit.
+            json.JSONDecodeError: the message is not valid JSON, or is nested deeper than the
+                interpreter's recursion limit (docs/errors.md).
             UnicodeDecodeError: in binary mode, the payload is not UTF-8.
             WebSocketDisconnect: code 1009 when the message is over ``max_json_size`` bytes (the
                 connection is closed with 1009 first); or as ``receive_text``.
@@ -765,6 +766,17 @@ cdef inline bint _json_fits(WebSocket ws, object payload) except -1:
     return not json_too_big(payload, ws.max_json_size)
 
 
+cdef inline object _decode(bint text, object payload):
+    # The parsed JSON of a message; nesting past the recursion limit is invalid JSON
+    # (fastws._types.too_deep).
+    try:
+        if text:
+            return decode_json_text(payload)
+        return decode_json_bytes(payload)
+    except RecursionError:
+        raise too_deep(payload) from None
+
+
 cdef inline str _payload_key(int kind, object mode):
     # The key of a websocket.receive event this receive kind reads.
     if kind == K_BYTES or kind == K_ITER_BYTES or (kind == K_JSON and mode == "binary"):
@@ -894,7 +906,7 @@ cdef class _Op:
                 payload = _text_of(message, ws)
                 if not _json_fits(ws, payload):
                     return self._close_too_big()
-                return decode_json_text(payload)
+                return _decode(True, payload)
             return _text_of(message, ws)
         message = ws._after_receive(value, self.state, True)
         if kind == K_TEXT:
@@ -905,8 +917,8 @@ cdef class _Op:
         if not _json_fits(ws, payload):
             return self._close_too_big()
         if self.a == "text":
-            return decode_json_text(payload)
-        return decode_json_bytes(payload)
+            return _decode(True, payload)
+        return _decode(False, payload)
 
     cdef object _close_too_big(self):
         # A JSON message over max_json_size: send the 1009 close (stage 3), then _finish raises
@@ -1027,10 +1039,7 @@ cdef class _Op:
                         presult[0] = <PyObject*>payload
                         return PYGEN_RETURN
                     if usable and _json_fits(ws, payload):
-                        if kind == K_ITER_JSON or self.a == "text":
-                            payload = decode_json_text(payload)
-                        else:
-                            payload = decode_json_bytes(payload)
+                        payload = _decode(kind == K_ITER_JSON or self.a == "text", payload)
                         Py_INCREF(payload)
                         presult[0] = <PyObject*>payload
                         return PYGEN_RETURN

@@ -28,6 +28,7 @@ from fastws._types import (
     mismatch_error,
     payload_error,
     starlette_error,
+    too_deep,
 )
 from fastws._url import URL, Address, State, base_url_scope
 
@@ -571,8 +572,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
 
         Raises:
             RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"``.
-            json.JSONDecodeError: the message is not valid JSON.
-            RecursionError: the JSON is nested deeper than the interpreter's recursion limit.
+            json.JSONDecodeError: the message is not valid JSON, or is nested deeper than the
+                interpreter's recursion limit (docs/errors.md).
             UnicodeDecodeError: in binary mode, the payload is not UTF-8.
             WebSocketDisconnect: code 1009 when the message is over ``max_json_size`` bytes (the
                 connection is closed with 1009 first); or as ``receive_text``.
@@ -589,9 +590,12 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             except OSError:
                 pass
             raise self._error("disconnect", 1009, TOO_BIG_REASON)
-        if mode == "text":
-            return decode_json_text(payload)
-        return decode_json_bytes(payload)
+        try:
+            if mode == "text":
+                return decode_json_text(payload)
+            return decode_json_bytes(payload)
+        except RecursionError:
+            raise too_deep(payload) from None
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Iterate over text messages until the client disconnects.
@@ -654,7 +658,11 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 except OSError:
                     pass
                 raise self._error("disconnect", 1009, TOO_BIG_REASON)
-            yield decode_json_text(payload)
+            try:
+                value = decode_json_text(payload)
+            except RecursionError:
+                raise too_deep(payload) from None
+            yield value
 
     # -- typed send -------------------------------------------------------------------------------
     async def send_text(self, data: str) -> None:

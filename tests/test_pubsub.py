@@ -384,11 +384,11 @@ def test_chat_on_memory_broker_exactly_once(impl: Any) -> None:
 
 
 @needs_redis
-def test_chat_serve_workers_2_on_redis_exactly_once(redis_server: RedisServer) -> None:
+def test_chat_serve_workers_2_on_redis_exactly_once(impl: Any, redis_server: RedisServer) -> None:
     # `fastws serve --workers 2`: both workers share one listening socket, so the kernel decides
     # which one accepts; clients connect until both workers have some (bounded).
     async def scenario() -> None:
-        async with serve(redis_server.url, "c", "--workers", "2") as port:
+        async with serve(redis_server.url, impl.name, "--workers", "2") as port:
             by_pid: dict[int, list[Any]] = {}
             try:
                 for _ in range(40):

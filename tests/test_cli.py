@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import inspect
+import json
 import os
 import re
 import signal
@@ -195,6 +197,126 @@ def test_serve_port_in_use_fails_fast() -> None:
     assert completed.stdout == ""  # no banner for a server that never listened
 
 
+# -- uvicorn's options, forwarded (subprocess, both implementations) -----------------------------
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+ANY_BANNER = re.compile(r"^fastws \S+ \((?P<impl>cython|python)\) serving (?P<app>\S+) on (?P<where>\S+) ")
+
+
+def impl_env(impl_name: str) -> dict[str, str]:
+    return child_env(no_extensions=impl_name == "py")
+
+
+def check_landing(hello: dict[str, Any], impl_name: str) -> None:
+    """The deploy app's first message says fastws.server served it, on the expected implementation."""
+    assert hello["protocol"] == "fastws.server:WebSocketProtocol"
+    assert hello["impl"] == ("python" if impl_name == "py" else "cython")
+    assert hello["codec"] == f"fastws._frame_{impl_name}"
+
+
+async def read_banner(process: asyncio.subprocess.Process) -> re.Match[str]:
+    assert process.stdout is not None
+    async with asyncio.timeout(BANNER_TIMEOUT):
+        line = (await process.stdout.readline()).decode().rstrip("\n")
+    banner = ANY_BANNER.match(line)
+    assert banner is not None, f"unexpected banner {line!r}"
+    return banner
+
+
+async def stop(process: asyncio.subprocess.Process, sig: signal.Signals = signal.SIGINT) -> str:
+    process.send_signal(sig)
+    async with asyncio.timeout(EXIT_TIMEOUT):
+        _, stderr = await process.communicate()
+    return stderr.decode(errors="replace")
+
+
+@pytest.mark.e2e
+def test_serve_forwards_uvicorn_options_to_every_worker(impl: Any) -> None:
+    # The issue's example: fastws serve app:app --ws-max-size 1048576 --proxy-headers --workers 4,
+    # scaled down (--ws-max-size 1024, 2 workers), plus --root-path and --app-dir; each option is
+    # checked where it shows, on connections served by both workers.
+    from websockets.exceptions import ConnectionClosedError
+
+    async def scenario() -> tuple[dict[int, dict[str, Any]], str]:
+        async with asyncio.timeout(SCENARIO_TIMEOUT + 15):
+            args = ("serve", "deploy_app:app", "--app-dir", TESTS_DIR, "--port", "0", "--workers", "2")
+            args += ("--ws-max-size", "1024", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1")
+            args += ("--root-path", "/api", "--log-level", "warning")
+            async with fastws_process(*args, env=impl_env(impl.name)) as process:
+                banner = await read_banner(process)
+                url = banner["where"].replace("http://", "ws://") + "ws"
+                forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+                by_pid: dict[int, dict[str, Any]] = {}
+                opened = []
+                try:
+                    # The kernel picks the worker (the second may still be starting): connect,
+                    # holding every connection open, until both have served one (bounded).
+                    deadline = asyncio.get_running_loop().time() + 15
+                    while len(opened) < 200 and asyncio.get_running_loop().time() < deadline:
+                        ws = await connect(url, open_timeout=5, close_timeout=2, additional_headers=forwarded)
+                        opened.append(ws)
+                        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        by_pid.setdefault(hello["pid"], hello)
+                        await ws.send("hi")
+                        assert await asyncio.wait_for(ws.recv(), 5) == "ack:hi"
+                        if len(by_pid) == 2:
+                            break
+                        await asyncio.sleep(0.05)
+                    for ws in opened[-2:]:
+                        await ws.send("x" * 1025)  # one byte over --ws-max-size
+                        with pytest.raises(ConnectionClosedError) as closed:
+                            await asyncio.wait_for(ws.recv(), 5)
+                        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+                finally:
+                    for ws in opened:
+                        await ws.close()
+                return by_pid, await stop(process)
+
+    by_pid, stderr = asyncio.run(scenario())
+    assert "Traceback" not in stderr, stderr
+    if len(by_pid) < 2:
+        pytest.skip("the kernel gave every connection to one worker for 15 s")
+    for hello in by_pid.values():
+        check_landing(hello, impl.name)
+        assert hello["root_path"] == "/api"  # --root-path
+        assert hello["client"][0] == "203.0.113.9"  # --proxy-headers: X-Forwarded-For from a trusted peer
+        assert hello["scheme"] == "wss"  # X-Forwarded-Proto: https
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(sys.platform == "win32", reason="UNIX domain sockets")
+def test_serve_factory_on_a_unix_socket(impl: Any, tmp_path: Any) -> None:
+    # --factory (the app is deploy_app.create_app()) and --uds: the banner names the socket, the
+    # socket is removed on exit; --proxy-headers is off here, so X-Forwarded-For is not trusted.
+    from websockets.asyncio.client import unix_connect
+
+    path = str(tmp_path / "fastws.sock")
+
+    async def scenario() -> tuple[re.Match[str], dict[str, Any], str, int]:
+        async with asyncio.timeout(SCENARIO_TIMEOUT):
+            args = ("serve", "deploy_app:create_app", "--factory", "--app-dir", TESTS_DIR, "--uds", path)
+            async with fastws_process(*args, "--no-proxy-headers", env=impl_env(impl.name)) as process:
+                banner = await read_banner(process)
+                async with unix_connect(
+                    path, "ws://localhost/ws", open_timeout=5, additional_headers={"X-Forwarded-For": "203.0.113.9"}
+                ) as ws:
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    await ws.send(b"\x00\xff")
+                    assert await asyncio.wait_for(ws.recv(), 5) == b"\x00\xff"
+                stderr = await stop(process)
+                assert process.returncode is not None
+                return banner, hello, stderr, process.returncode
+
+    banner, hello, stderr, returncode = asyncio.run(scenario())
+    assert banner["app"] == "deploy_app:create_app"
+    assert banner["where"] == f"unix:{path}"
+    check_landing(hello, impl.name)
+    assert hello["client"] is None or hello["client"][0] != "203.0.113.9"
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert not os.path.exists(path)  # removed on the way out, as uvicorn does
+
+
 def test_version() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "fastws", "--version"],
@@ -230,31 +352,103 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "argv, message",
     [
-        ["serve", "--port", "70000"],
-        ["serve", "--port", "eighty"],
-        ["serve", "--workers", "0"],
-        ["serve", "--log-level", "loud"],
-        ["frobnicate"],
+        (["serve", "--port", "70000"], "70000 is not in the range 0<=x<=65535"),
+        (["serve", "--port", "eighty"], "'eighty'"),
+        (["serve", "--log-level", "loud"], "'loud'"),
+        (["serve", "--ws", "fastws_no_such_module_xyz:Protocol"], "cannot load the WebSocket protocol"),
+        (["serve", "--broker", "kafka://127.0.0.1"], "invalid broker URL 'kafka://127.0.0.1'"),
+        (["serve", "--no-such-option"], "--no-such-option"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
-def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # `fastws serve` is uvicorn's click command line: click's "Usage: fastws serve ..." and its
+    # messages; the top level is argparse's "usage: fastws ...".
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)
     assert caught.value.code == 2
-    assert "usage: fastws" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "usage: fastws" in err.lower()
+    assert message in err
 
 
 def test_serve_defaults() -> None:
-    args = cli.build_parser().parse_args(["serve"])
-    assert (args.app, args.host, args.port, args.workers, args.log_level) == (
+    # uvicorn's defaults, except the app (the demo) and --ws (fastws's protocol); --loop auto is
+    # uvloop when it is installed.
+    ctx = cli.serve_command().make_context("fastws serve", [])
+    params = dict(ctx.params)
+    assert params.pop("broker") is None
+    assert (params["app"], params["host"], params["port"], params["workers"], params["loop"], params["ws"]) == (
         "fastws.demo:app",
         "127.0.0.1",
         8000,
-        1,
-        "info",
+        None,
+        "auto",
+        "fastws.server:WebSocketProtocol",
     )
+    app, kwargs = cli.uvicorn_run_arguments(**params)
+    assert app == "fastws.demo:app"
+    assert kwargs["ws"] == "fastws.server:WebSocketProtocol"
+    assert kwargs["ws_max_size"] == 16 * 1024 * 1024 and kwargs["proxy_headers"] is True
+
+
+def test_serve_takes_every_uvicorn_option() -> None:
+    # Every parameter of the installed uvicorn's command line, under the same name and flags, and
+    # what they map to is exactly what uvicorn.run takes (so fastws serve stays in step).
+    import click
+    import uvicorn
+    from uvicorn.main import main as uvicorn_main
+
+    ours = {param.name: param for param in cli.serve_command().params}
+    for param in uvicorn_main.params:
+        assert param.name in ours, param.name
+        assert ours[param.name].opts == param.opts
+        if isinstance(param, click.Option):
+            assert ours[param.name].secondary_opts == param.secondary_opts  # type: ignore[attr-defined]
+    assert set(ours) - {param.name for param in uvicorn_main.params} == {"broker"}
+
+    argv = [
+        "myapp:app",
+        "--ws-max-size",
+        "1048576",
+        "--proxy-headers",
+        "--workers",
+        "4",
+        "--header",
+        "x-served-by:fastws",
+        "--root-path",
+        "/api",
+        "--ws",
+        "fastws",
+    ]
+    params = dict(cli.serve_command().make_context("fastws serve", argv).params)
+    params.pop("broker")
+    params["ws"] = cli.WS_PROTOCOLS[params["ws"]]
+    app, kwargs = cli.uvicorn_run_arguments(**params)
+    inspect.signature(uvicorn.run).bind(app, **kwargs)  # every keyword is one uvicorn.run takes
+    assert app == "myapp:app"
+    assert (kwargs["ws_max_size"], kwargs["proxy_headers"], kwargs["workers"], kwargs["root_path"]) == (
+        1048576,
+        True,
+        4,
+        "/api",
+    )
+    assert kwargs["headers"] == [["x-served-by", "fastws"]]  # uvicorn's own mapping of --header
+    assert kwargs["ws"] == "fastws.server:WebSocketProtocol"
+    kwargs.pop("app_dir")
+    config = uvicorn.Config(app, **kwargs)  # and uvicorn.Config takes the rest
+    assert config.ws_max_size == 1048576 and config.workers == 4
+
+
+def test_serve_help_is_uvicorns_with_fastws_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: fastws serve [OPTIONS] [MODULE:APP]")
+    for option in ("--ws-max-size", "--proxy-headers", "--root-path", "--uds", "--factory", "--reload", "--broker"):
+        assert option in out
+    assert "[default: fastws.server:WebSocketProtocol]" in " ".join(out.split())
 
 
 def test_banner_brackets_ipv6_and_names_the_app() -> None:
@@ -287,9 +481,7 @@ def test_bench_unavailable_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     assert "fastws.bench is not available" in capsys.readouterr().err
 
 
-def test_bench_missing_dependency_exits_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bench_missing_dependency_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def failing_import(name: str, package: str | None = None) -> Any:
         raise ModuleNotFoundError("No module named 'some_bench_dependency'", name="some_bench_dependency")
 

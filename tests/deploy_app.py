@@ -6,7 +6,7 @@ gets one JSON text message describing where it landed::
 
     {"pid": 1234, "impl": "cython", "codec": "fastws._frame_c",
      "protocol": "fastws.server:WebSocketProtocol", "root_path": "/api", "path": "/ws",
-     "scheme": "ws", "client": ["127.0.0.1", 50000]}
+     "scheme": "ws", "client": ["127.0.0.1", 50000], "loop": "uvloop"}
 
 then each text message ``T`` is appended to the worker's journal (when ``$FASTWS_TEST_JOURNAL``
 names a directory: one file per worker process, one line per message, written before the
@@ -16,6 +16,7 @@ the same JSON description (without ``protocol``), so a proxy's health check has 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -37,6 +38,7 @@ def _describe(scope: dict[str, Any]) -> dict[str, Any]:
         "path": scope["path"],
         "scheme": scope["scheme"],
         "client": list(client) if client else None,
+        "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
     }
 
 

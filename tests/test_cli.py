@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 import fastws
 from fastws import cli, demo
@@ -315,6 +317,137 @@ def test_serve_factory_on_a_unix_socket(impl: Any, tmp_path: Any) -> None:
     assert returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
     assert not os.path.exists(path)  # removed on the way out, as uvicorn does
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(sys.platform == "win32", reason="uvicorn's supervisor restarts workers on SIGHUP on UNIX")
+def test_serve_workers_sighup_restarts_workers_closing_with_1012(impl: Any) -> None:
+    # uvicorn's multiprocess supervisor restarts every worker on SIGHUP: each open WebSocket is
+    # closed with 1012 (service restart) and new worker processes serve the reconnections.
+    async def scenario() -> tuple[set[int], list[int | None], set[int], str]:
+        async with asyncio.timeout(SCENARIO_TIMEOUT + 15):
+            args = ("serve", "deploy_app:app", "--app-dir", TESTS_DIR, "--port", "0", "--workers", "2")
+            async with fastws_process(*args, "--log-level", "warning", env=impl_env(impl.name)) as process:
+                banner = await read_banner(process)
+                url = banner["where"].replace("http://", "ws://") + "ws"
+                opened = []
+                old: set[int] = set()
+                deadline = asyncio.get_running_loop().time() + 15
+                while len(old) < 2 and len(opened) < 200 and asyncio.get_running_loop().time() < deadline:
+                    ws = await connect(url, open_timeout=5, close_timeout=2)
+                    opened.append(ws)
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    check_landing(hello, impl.name)
+                    old.add(hello["pid"])
+                    await asyncio.sleep(0.05)
+                process.send_signal(signal.SIGHUP)
+                codes: list[int | None] = []
+                for ws in opened:
+                    try:
+                        await asyncio.wait_for(ws.recv(), 10)
+                    except ConnectionClosed as exc:
+                        codes.append(exc.rcvd.code if exc.rcvd is not None else None)
+                new: set[int] = set()
+                for _ in range(50):  # the new workers may still be starting
+                    try:
+                        async with connect(url, open_timeout=5, close_timeout=2) as ws:
+                            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                            await ws.send("again")
+                            assert await asyncio.wait_for(ws.recv(), 5) == "ack:again"
+                    except (OSError, ConnectionClosed):
+                        await asyncio.sleep(0.1)
+                        continue
+                    new.add(hello["pid"])
+                    break
+                return old, codes, new, await stop(process)
+
+    old, codes, new, stderr = asyncio.run(scenario())
+    assert codes == [1012] * len(codes) and codes, codes
+    assert new and not new & old  # served by a restarted worker
+    assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.e2e
+def test_serve_reload_restarts_on_a_code_change(impl: Any, tmp_path: Any) -> None:
+    # --reload/--reload-dir: editing the app's module restarts the worker process; its open
+    # WebSocket is closed with 1012 and the next connection is served by the new code.
+    module = tmp_path / "reloadme.py"
+    module.write_text("from deploy_app import app\n\nVERSION = 1\n")
+    env = impl_env(impl.name)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS_DIR, env.get("PYTHONPATH")]))
+
+    async def scenario() -> tuple[int, int | None, int, str, int | None]:
+        async with asyncio.timeout(SCENARIO_TIMEOUT + 15):
+            args = ("serve", "reloadme:app", "--app-dir", str(tmp_path), "--port", "0", "--reload")
+            args += ("--reload-dir", str(tmp_path), "--log-level", "warning")
+            async with fastws_process(*args, env=env) as process:
+                banner = await read_banner(process)
+                url = banner["where"].replace("http://", "ws://") + "ws"
+                ws = await connect(url, open_timeout=10, close_timeout=2)
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                check_landing(first, impl.name)
+                await asyncio.sleep(0.5)  # the reloader has seen the file's first version
+                module.write_text("from deploy_app import app\n\nVERSION = 2\n")
+                later = module.stat().st_mtime + 2  # a newer mtime even on a coarse-grained filesystem
+                os.utime(module, (later, later))
+                code: int | None = None
+                try:
+                    await asyncio.wait_for(ws.recv(), 15)
+                except ConnectionClosed as exc:
+                    code = exc.rcvd.code if exc.rcvd is not None else None
+                second = None
+                for _ in range(100):  # the new worker may still be starting
+                    try:
+                        async with connect(url, open_timeout=5, close_timeout=2) as again:
+                            second = json.loads(await asyncio.wait_for(again.recv(), 5))
+                        break
+                    except (OSError, ConnectionClosed):
+                        await asyncio.sleep(0.1)
+                assert second is not None
+                stderr = await stop(process)
+                return first["pid"], code, second["pid"], stderr, process.returncode
+
+    first_pid, code, second_pid, stderr, returncode = asyncio.run(scenario())
+    assert code == 1012
+    assert second_pid != first_pid
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command for a self-signed certificate")
+def test_serve_tls_banner_and_wss(impl: Any, tmp_path: Any) -> None:
+    # --ssl-keyfile/--ssl-certfile: the banner names https:// and wss:// URLs, and a wss client
+    # that trusts the certificate is served by fastws.server.
+    import ssl
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario() -> tuple[str, dict[str, Any], str]:
+        async with asyncio.timeout(SCENARIO_TIMEOUT):
+            args = ("serve", "deploy_app:app", "--app-dir", TESTS_DIR, "--port", "0")
+            args += ("--ssl-keyfile", str(key), "--ssl-certfile", str(cert))
+            async with fastws_process(*args, env=impl_env(impl.name)) as process:
+                assert process.stdout is not None
+                async with asyncio.timeout(BANNER_TIMEOUT):
+                    line = (await process.stdout.readline()).decode().rstrip("\n")
+                port = re.search(r"https://127\.0\.0\.1:(\d+)/", line)
+                assert port is not None, line
+                async with connect(f"wss://127.0.0.1:{port[1]}/ws", ssl=context, open_timeout=5) as ws:
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                return line, hello, await stop(process)
+
+    line, hello, stderr = asyncio.run(scenario())
+    assert "(WebSocket: wss://127.0.0.1:" in line
+    check_landing(hello, impl.name)
+    assert hello["scheme"] == "wss"
+    assert "Traceback" not in stderr, stderr
 
 
 def test_version() -> None:

@@ -219,6 +219,9 @@ def serve_command() -> click.Command:
                 param.metavar = "[fastws|auto|websockets|websockets-sansio|wsproto|none|MODULE:CLASS]"
         elif param.name == "port":
             param.type = click.IntRange(0, 65535)
+        elif param.name == "version" and isinstance(param, click.Option):
+            param.callback = _print_versions
+            param.help = "Display the fastws and uvicorn versions and exit."
         params.append(param)
 
     def check_broker(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -251,6 +254,20 @@ def serve_command() -> click.Command:
     )
 
 
+def _print_versions(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # `fastws serve --version`: fastws's line, then uvicorn's own (its --version callback).
+    import click
+
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(_version_text())
+    try:
+        from uvicorn.main import print_version
+    except ImportError:  # pragma: no cover - a uvicorn without it
+        ctx.exit()
+    print_version(ctx, param, value)
+
+
 def uvicorn_run_arguments(**params: Any) -> tuple[str, dict[str, Any]]:
     """The ``uvicorn.run`` arguments uvicorn's own command line makes of its parsed parameters.
 
@@ -271,9 +288,8 @@ def uvicorn_run_arguments(**params: Any) -> tuple[str, dict[str, Any]]:
         RuntimeError: the installed uvicorn's command did not call ``uvicorn.run``.
         TypeError: a parameter that uvicorn's command does not take.
     """
-    import uvicorn.main as uvicorn_main_module  # noqa: F401 (the module; ``uvicorn.main`` the attribute is the command)
-
-    module = sys.modules["uvicorn.main"]
+    # The module (the package's attribute ``uvicorn.main`` is the command, not the module).
+    module = importlib.import_module("uvicorn.main")
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     def record(*args: Any, **kwargs: Any) -> None:

@@ -28,21 +28,14 @@ import email.utils
 import hashlib
 import logging
 import os
+import socket
 import zlib
 from http import HTTPStatus
 from types import ModuleType
 from typing import Any, cast
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import h11
-from uvicorn.protocols.utils import (
-    ClientDisconnected,
-    get_client_addr,
-    get_local_addr,
-    get_path_with_query_string,
-    get_remote_addr,
-    is_ssl,
-)
 
 from fastws import _frame
 from fastws._frame_types import (
@@ -54,7 +47,7 @@ from fastws._frame_types import (
     WebSocketProtocolError,
 )
 
-__all__ = ["PerMessageDeflate", "WebSocketProtocol", "accept_key", "negotiate_deflate"]
+__all__ = ["ClientDisconnected", "PerMessageDeflate", "WebSocketProtocol", "accept_key", "negotiate_deflate"]
 
 #: RFC 6455 section 1.3: appended to the client's key before hashing.
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -62,11 +55,117 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _MAX_HEAD = 64 * 1024
 #: Data frames buffered in one event-loop iteration beyond this many bytes are written at once.
 _COALESCE_BYTES = 64 * 1024
-#: Seconds to wait for the peer's close frame after ours before dropping the TCP connection.
+#: Seconds to wait for the peer's close frame after ours before dropping the TCP connection
+#: (uvicorn's protocols: 10 s; ``WebSocketProtocol.close_timeout`` per connection).
 CLOSE_TIMEOUT = 10.0
 #: Seconds the app gets to handle the messages that arrived before a protocol error, before the
 #: connection is failed anyway (see ``WebSocketProtocol.data_received``).
 FAIL_GRACE = 1.0
+
+
+class ClientDisconnected(OSError):
+    """Raised by the protocol's ``send`` once the connection is gone (an ``OSError``, which
+    Starlette and fastws turn into ``WebSocketDisconnect(1006)``). The same contract as
+    ``uvicorn.protocols.utils.ClientDisconnected`` (uvicorn 0.54), which is private to uvicorn."""
+
+
+# The four helpers below are copied from uvicorn 0.54 (uvicorn/protocols/utils.py, BSD-3-Clause),
+# whose module is private: the addresses for the scope and the access log line.
+
+
+def _remote_addr(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
+    sock: socket.socket | None = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            info = sock.getpeername()
+            return (str(info[0]), int(info[1])) if isinstance(info, tuple) else None
+        except OSError:  # seen with uvloop on a unix domain socket
+            return None
+    info = transport.get_extra_info("peername")
+    if info is not None and isinstance(info, (list, tuple)) and len(info) == 2:
+        return (str(info[0]), int(info[1]))
+    return None
+
+
+def _local_addr(transport: asyncio.BaseTransport) -> tuple[str, int | None] | None:
+    sock: socket.socket | None = transport.get_extra_info("socket")
+    if sock is not None:
+        info = sock.getsockname()
+        if isinstance(info, tuple):
+            return (str(info[0]), int(info[1]))
+        if isinstance(info, str):
+            return (info, None)
+        return None
+    info = transport.get_extra_info("sockname")
+    if info is not None and isinstance(info, (list, tuple)) and len(info) == 2:
+        return (str(info[0]), int(info[1]))
+    if isinstance(info, str):
+        return (info, None)
+    return None
+
+
+def _client_addr(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return "%s:%d" % tuple(client) if client else ""
+
+
+def _path_with_query_string(scope: dict[str, Any]) -> str:
+    path = quote(scope["path"])
+    if scope["query_string"]:
+        path = "{}?{}".format(path, scope["query_string"].decode("ascii"))
+    return path
+
+
+#: RFC 9110 section 5.6.2: the characters of a token (a header name, a subprotocol).
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _check_headers(headers: Any, event: str) -> list[tuple[bytes, bytes]]:
+    """The ``headers`` of an ASGI ``event`` (``websocket.accept`` or
+    ``websocket.http.response.start``) as a list of ``(name, value)`` bytes pairs, checked before
+    any of it is written: names must be RFC 9110 tokens (section 5.1, 5.6.2), values free of CR,
+    LF and NUL (section 5.5), so an app cannot inject a header line or split the response.
+
+    Raises:
+        TypeError: ``headers`` is not an iterable of pairs of ``bytes``.
+        ValueError: a name is not a token, or a value holds CR, LF or NUL.
+    """
+    checked: list[tuple[bytes, bytes]] = []
+    if not headers:
+        return checked
+    for item in headers:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise TypeError(f"'{event}' headers must be (name, value) pairs of bytes, got {item!r}") from None
+        if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"'{event}' header name and value must be bytes, got {item!r}")
+        if not name or not _TOKEN.issuperset(name):
+            raise ValueError(f"invalid header name {bytes(name)!r} in '{event}': not an RFC 9110 token")
+        if b"\r" in value or b"\n" in value or b"\0" in value:
+            raise ValueError(
+                f"invalid value for header {bytes(name)!r} in '{event}': CR, LF or NUL (RFC 9110 section 5.5)"
+            )
+        checked.append((bytes(name), bytes(value)))
+    return checked
+
+
+def _check_subprotocol(subprotocol: Any) -> bytes | None:
+    """The ``subprotocol`` of ``websocket.accept`` as the bytes of the response header, or
+    ``None``. RFC 6455 section 4.3: ``Sec-WebSocket-Protocol`` carries a token (RFC 9110 5.6.2).
+
+    Raises:
+        TypeError: not a ``str`` or ``None``.
+        ValueError: not a token (empty, a space, a comma, CR/LF, non-ASCII...).
+    """
+    if subprotocol is None or subprotocol == "":
+        return None
+    if not isinstance(subprotocol, str):
+        raise TypeError(f"'websocket.accept' subprotocol must be a str or None, got {type(subprotocol).__name__}")
+    raw = subprotocol.encode("utf-8", "surrogateescape")
+    if not _TOKEN.issuperset(raw):
+        raise ValueError(f"invalid subprotocol {subprotocol!r} in 'websocket.accept': not an RFC 9110 token")
+    return raw
 
 
 def accept_key(key: bytes) -> bytes:
@@ -173,22 +272,27 @@ def _status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
 
 
-def _http_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+def _response_head(status: int, headers: list[tuple[bytes, bytes]], content_length: int | None) -> bytes:
+    # The defaults uvicorn's websockets-sansio protocol adds to a denial response (uvicorn 0.54).
     names = {name.lower() for name, _ in headers}
     extra: list[tuple[bytes, bytes]] = []
     if b"date" not in names:
         extra.append((b"date", email.utils.formatdate(usegmt=True).encode("ascii")))
     if b"connection" not in names:
         extra.append((b"connection", b"close"))
-    if b"content-length" not in names:
-        extra.append((b"content-length", str(len(body)).encode("ascii")))
+    if b"content-length" not in names and content_length is not None:
+        extra.append((b"content-length", str(content_length).encode("ascii")))
     if b"content-type" not in names:
         extra.append((b"content-type", b"text/plain; charset=utf-8"))
     lines = [_status_line(status)]
     for name, value in [*headers, *extra]:
         lines += [name, b": ", value, b"\r\n"]
     lines.append(b"\r\n")
-    return b"".join(lines) + body
+    return b"".join(lines)
+
+
+def _http_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    return _response_head(status, headers, len(body)) + body
 
 
 class _HandshakeError(Exception):
@@ -250,15 +354,20 @@ class WebSocketProtocol(asyncio.Protocol):
         self.close_sent = False
         self.disconnected = False
         self._key = b""
-        self._denial: tuple[int, list[tuple[bytes, bytes]], list[bytes]] | None = None
-        self._close_timer: asyncio.TimerHandle | None = None
+        # A denial response in progress (websocket.http.response.start seen, body not finished):
+        # status, headers, body parts while the head is held back (no content-length from the app).
+        self._denial: tuple[int, list[tuple[bytes, bytes]], list[bytes] | None] | None = None
+        # Named as in uvicorn's protocols, whose own tests read them (uvicorn 0.54).
+        self.close_timer: asyncio.TimerHandle | None = None
+        self.close_timeout: float = CLOSE_TIMEOUT
         # A protocol error waiting until the app has handled the messages before it.
         self._pending_fail: tuple[int, str] | None = None
         self._fail_timer: asyncio.TimerHandle | None = None
 
-        # Messages for the app: a deque and at most one waiting receive().
+        # Messages for the app: a deque, and one future per waiting receive() (each created and
+        # removed by its own waiter, so a cancelled receive cannot poison another or a later one).
         self._messages: collections.deque[dict[str, Any]] = collections.deque()
-        self._receiver: asyncio.Future[None] | None = None
+        self._receivers: list[asyncio.Future[None]] = []
         self._max_queue: int = max(1, config.ws_max_queue or 1)
         self.read_paused = False
 
@@ -266,14 +375,17 @@ class WebSocketProtocol(asyncio.Protocol):
         # at its end, or at once past _COALESCE_BYTES or before any other write.
         self._out: list[bytes] = []
         self._out_size = 0
-        # Write backpressure: set while the transport's buffer is over its high-water mark.
+        # Write backpressure: set while the transport's buffer is over its high-water mark; one
+        # future per send() waiting for it to drain (as for receive()). While paused, pongs are not
+        # written: only the latest ping's payload is kept, answered on resume (RFC 6455 5.5.3).
         self._write_paused = False
-        self._drain: asyncio.Future[None] | None = None
+        self._writers: list[asyncio.Future[None]] = []
+        self._pending_pong: bytes | None = None
 
         # Keepalive.
         self.ping_interval: float | None = config.ws_ping_interval
         self.ping_timeout: float | None = config.ws_ping_timeout
-        self._ping_timer: asyncio.TimerHandle | None = None
+        self.ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
 
@@ -283,23 +395,24 @@ class WebSocketProtocol(asyncio.Protocol):
         """Register the connection with uvicorn's server state and read the addresses."""
         self.transport = cast(asyncio.Transport, transport)
         self.connections.add(self)
-        self.server = get_local_addr(self.transport)
-        self.client = get_remote_addr(self.transport)
-        self.scheme = "wss" if is_ssl(self.transport) else "ws"
+        self.server = _local_addr(self.transport)
+        self.client = _remote_addr(self.transport)
+        self.scheme = "wss" if self.transport.get_extra_info("sslcontext") else "ws"
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Report ``websocket.disconnect`` (1006 if no close frame was exchanged), wake every
-        waiter and stop the timers."""
+        """Report ``websocket.disconnect`` with code 1006 (no close frame was exchanged, RFC 6455
+        section 7.1.5) and no ``reason`` (as uvicorn's protocols), wake every waiter and stop the
+        timers."""
         self._stop_keepalive()
         self.connections.discard(self)
         if not self.disconnected:
             self.disconnected = True
-            self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
+            self._put({"type": "websocket.disconnect", "code": 1006})
         self.handshake_complete = True
-        self._wake_writers()
-        if self._close_timer is not None:
-            self._close_timer.cancel()
-            self._close_timer = None
+        self._wake(self._writers)
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
         if self._fail_timer is not None:
             self._fail_timer.cancel()
             self._fail_timer = None
@@ -314,9 +427,13 @@ class WebSocketProtocol(asyncio.Protocol):
         self._write_paused = True
 
     def resume_writing(self) -> None:
-        """The write buffer drained below its low-water mark: waiting ``send`` calls go on."""
+        """The write buffer drained below its low-water mark: the pong held back (if any) goes
+        out and waiting ``send`` calls go on."""
         self._write_paused = False
-        self._wake_writers()
+        pong, self._pending_pong = self._pending_pong, None
+        if pong is not None and not self.close_sent and not self.transport.is_closing():
+            self._write(self.codec.encode_frame(OP_PONG, pong))
+        self._wake(self._writers)
 
     def _send_frame(self, frame: bytes) -> None:
         out = self._out
@@ -345,10 +462,25 @@ class WebSocketProtocol(asyncio.Protocol):
             self._flush()
         self.transport.close()
 
-    def _wake_writers(self) -> None:
-        drain, self._drain = self._drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]]) -> None:
+        # Wake every waiter (each re-checks its condition); a cancelled one is already done.
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        waiters.clear()
+
+    async def _wait(self, waiters: list[asyncio.Future[None]]) -> None:
+        # One future for this waiter alone: cancelling it (a timeout, a task group) leaves the
+        # other waiters and every later call untouched.
+        waiter = self.loop.create_future()
+        waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter in waiters:
+                waiters.remove(waiter)
+            raise
 
     def data_received(self, data: bytes) -> None:
         """Parse the request head (first call) and then frames; dispatch events.
@@ -487,7 +619,13 @@ class WebSocketProtocol(asyncio.Protocol):
                 if not self.close_sent:
                     self._put({"type": "websocket.receive", "bytes": data})
             elif opcode == OP_PING:
-                if not self.close_sent:
+                if self.close_sent:
+                    pass
+                elif self._write_paused:
+                    # The peer is not reading: hold back the pong, keeping only the latest ping's
+                    # (RFC 6455 5.5.3), so pings cannot grow the write buffer past its high-water mark.
+                    self._pending_pong = data
+                else:
                     self._write(self.codec.encode_frame(OP_PONG, data))
             elif opcode == OP_PONG:
                 self._pong(data)
@@ -501,6 +639,9 @@ class WebSocketProtocol(asyncio.Protocol):
         code, reason = self.codec.parse_close(payload)
         if self.close_sent:
             # The peer answered our close frame: the closing handshake is complete.
+            if self.close_timer is not None:
+                self.close_timer.cancel()
+                self.close_timer = None
             self._close()
             return
         self.close_sent = True
@@ -533,17 +674,17 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _start_keepalive(self) -> None:
         if self.ping_interval is not None and self.ping_interval > 0:
-            self._ping_timer = self.loop.call_later(self.ping_interval, self._send_ping)
+            self.ping_timer = self.loop.call_later(self.ping_interval, self._send_ping)
 
     def _stop_keepalive(self) -> None:
-        for timer in (self._ping_timer, self._pong_timer):
+        for timer in (self.ping_timer, self._pong_timer):
             if timer is not None:
                 timer.cancel()
-        self._ping_timer = self._pong_timer = None
+        self.ping_timer = self._pong_timer = None
         self._ping_payload = None
 
     def _send_ping(self) -> None:
-        self._ping_timer = None
+        self.ping_timer = None
         if self.close_sent or self.transport.is_closing():
             return
         self._ping_payload = os.urandom(4)
@@ -569,18 +710,17 @@ class WebSocketProtocol(asyncio.Protocol):
     # -- ASGI -------------------------------------------------------------------------------------
 
     async def run_asgi(self) -> None:
-        """Run the app on the scope; an exception before the handshake answers HTTP 500, after
-        it closes with 1011; an app that returns without ``websocket.close`` closes with 1000."""
+        """Run the app on the scope, as uvicorn's protocols do (uvicorn 0.54): an exception or a
+        return before any response answers HTTP 500; after the handshake the TCP connection is
+        dropped unless the app sent ``websocket.close`` (the client sees 1006); a return value
+        other than ``None`` is logged."""
         try:
             result = await self.app(self.scope, self.receive, self.send)
         except ClientDisconnected:
             pass
         except BaseException:
             self.logger.exception("Exception in ASGI application\n")
-            if not self.handshake_complete:
-                self._send_500()
-            elif not self.close_sent:
-                self._fail(1011, "")
+            self._send_500()
         else:
             if not self.handshake_complete:
                 self.logger.error("ASGI callable returned without completing handshake.")
@@ -589,37 +729,44 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.logger.error("ASGI callable should return None, but returned '%s'.", result)
         if self._pending_fail is not None:
             self._fail_pending()
-        elif self.handshake_complete and self._denial is None and not self.close_sent:
-            # The app returned without websocket.close: close normally rather than drop TCP.
-            self._fail(1000, "")
-        if self._close_timer is None:
+        if self.close_timer is None:
             self._close()
 
     def _send_500(self) -> None:
-        if self.handshake_complete or self._denial is not None:
+        # Only while nothing was written yet (no 101, no denial head).
+        if self.handshake_complete:
             return
         self.handshake_complete = self.close_sent = True
+        self._denial = None
         self._write(_http_response(500, [], b"Internal Server Error"))
 
     def _put(self, message: dict[str, Any]) -> None:
         self._messages.append(message)
-        receiver = self._receiver
-        if receiver is not None:
-            self._receiver = None
-            if not receiver.done():
-                receiver.set_result(None)
+        if self._receivers:
+            self._wake(self._receivers)
 
     async def receive(self) -> dict[str, Any]:
         """The next ASGI event: ``websocket.connect``, ``websocket.receive`` (``text`` str or
-        ``bytes`` bytes) or ``websocket.disconnect`` (``code`` int, ``reason`` str). Resumes
-        reading once the app has caught up to half of ``ws_max_queue``."""
+        ``bytes`` bytes) or ``websocket.disconnect`` (``code`` int; ``reason`` str when a close
+        frame carried one or the app closed). Resumes reading once the app has caught up to half
+        of ``ws_max_queue``.
+
+        Cancellation-safe: a receive cancelled while it waits (``asyncio.wait_for``, a task
+        group, an anyio cancel scope) takes no message, and the next receive gets the next one.
+        """
         while not self._messages:
             if self._pending_fail is not None:
                 self._fail_pending()  # the app has handled everything before the error
                 continue
-            if self._receiver is None:
-                self._receiver = self.loop.create_future()
-            await self._receiver
+            # One future per waiter (see _wait), inlined on this per-message path.
+            waiter = self.loop.create_future()
+            self._receivers.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._receivers:
+                    self._receivers.remove(waiter)
+                raise
         message = self._messages.popleft()
         if self.read_paused and len(self._messages) <= self._max_queue // 2:
             self.read_paused = False
@@ -628,21 +775,36 @@ class WebSocketProtocol(asyncio.Protocol):
         return message
 
     async def send(self, message: dict[str, Any]) -> None:
-        """Handle one ASGI event from the app (ASGI WebSocket spec): ``websocket.accept``
+        """Handle one ASGI event from the app (ASGI WebSocket spec 2.4): ``websocket.accept``
         (``subprotocol``, ``headers``), ``websocket.send`` (``text`` or ``bytes``),
         ``websocket.close`` (``code``, ``reason``; before accept: HTTP 403),
         ``websocket.http.response.start``/``body`` (denial response).
 
-        Waits while the transport's write buffer is over its high-water mark. Raises
-        ``ClientDisconnected`` (an ``OSError``) once the connection is gone, ``RuntimeError``
-        for an event out of order, ``ValueError`` for a close code that may not be sent.
+        Waits while the transport's write buffer is over its high-water mark, except for
+        ``websocket.close`` (one frame of at most 127 bytes, so a client that stopped reading can
+        still be closed); a send cancelled while it waits sends nothing and affects no other send.
+
+        Everything the app hands the handshake is checked before any of it is written: header
+        names must be RFC 9110 tokens and values free of CR, LF and NUL, the subprotocol a token,
+        the denial status an int from 100 to 599. When the check fails nothing reaches the wire
+        and the exception propagates from ``send``; if the app lets it escape, the client gets
+        HTTP 500 (as with uvicorn's protocols).
+
+        Raises:
+            ClientDisconnected: (an ``OSError``) the connection is gone.
+            RuntimeError: an event out of order, or a denial status out of range.
+            ValueError: an invalid header name/value, subprotocol, or close code/reason.
+            TypeError: headers that are not pairs of bytes, a subprotocol that is not a str, a
+                status that is not an int.
         """
-        if self._write_paused and not self.disconnected:
-            if self._drain is None:
-                self._drain = self.loop.create_future()
-            await self._drain
         kind = message["type"]
-        if self.handshake_complete and self._denial is None:
+        if self._write_paused and not self.disconnected and kind != "websocket.close":
+            while self._write_paused and not self.disconnected:
+                await self._wait(self._writers)
+        if self._denial is not None:
+            self._send_denial_body(kind, message)
+            return
+        if self.handshake_complete:
             if self.disconnected or (self.close_sent and self.transport.is_closing()):
                 raise ClientDisconnected()
             if self.close_sent:
@@ -675,24 +837,12 @@ class WebSocketProtocol(asyncio.Protocol):
                 if self.read_paused:
                     self.read_paused = False
                     self.transport.resume_reading()
-                self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.close)
+                self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
             else:
                 raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")
             return
-        if self.disconnected and self._denial is None:
+        if self.disconnected:
             raise ClientDisconnected()
-        if self._denial is not None:
-            if kind != "websocket.http.response.body":
-                raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body' but got '{kind}'.")
-            status, headers, body = self._denial
-            body.append(bytes(message.get("body", b"")))
-            if not message.get("more_body", False):
-                self._write(_http_response(status, headers, b"".join(body)))
-                self._close()
-                self._denial = None
-                self.disconnected = True
-                self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
-            return
         if kind == "websocket.accept":
             self._accept(message)
         elif kind == "websocket.close":
@@ -700,40 +850,76 @@ class WebSocketProtocol(asyncio.Protocol):
             self.handshake_complete = self.close_sent = self.disconnected = True
             self._write(_http_response(403, [], b""))
             self._close()
-            self._put({"type": "websocket.disconnect", "code": 1006, "reason": ""})
+            self._put({"type": "websocket.disconnect", "code": 1006})
         elif kind == "websocket.http.response.start":
-            status = message["status"]
-            if not 100 <= status < 600:
-                raise RuntimeError("Invalid HTTP status code '%d' in response." % status)
-            self._log(str(status))
-            self.handshake_complete = self.close_sent = True
-            self._denial = (status, [(bytes(n), bytes(v)) for n, v in message.get("headers", [])], [])
+            self._start_denial(message)
         else:
             raise RuntimeError(
                 "Expected ASGI message 'websocket.accept', 'websocket.close' "
                 f"or 'websocket.http.response.start' but got '{kind}'."
             )
 
+    def _start_denial(self, message: dict[str, Any]) -> None:
+        # ASGI "websocket.http.response" extension. With a content-length from the app the head
+        # goes out now and the body streams (as uvicorn's wsproto protocol does); without one the
+        # response is held until the body is complete and sent with its length (as uvicorn's
+        # websockets-sansio protocol does), so an app that fails half-way still gets a 500.
+        status = message["status"]
+        if type(status) is not int:
+            raise TypeError(f"'websocket.http.response.start' status must be an int, got {type(status).__name__}")
+        if not 100 <= status < 600:
+            raise RuntimeError("Invalid HTTP status code '%d' in response." % status)
+        headers = _check_headers(message.get("headers"), "websocket.http.response.start")
+        self._log(str(status))
+        if any(name.lower() == b"content-length" for name, _ in headers):
+            self.handshake_complete = self.close_sent = True
+            self._write(_response_head(status, headers, None))
+            self._denial = (status, headers, None)
+        else:
+            self._denial = (status, headers, [])
+
+    def _send_denial_body(self, kind: str, message: dict[str, Any]) -> None:
+        if self.disconnected:
+            raise ClientDisconnected()
+        if kind != "websocket.http.response.body":
+            raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body' but got '{kind}'.")
+        assert self._denial is not None
+        status, headers, held = self._denial
+        body = bytes(message.get("body", b""))
+        if held is None:
+            if body:
+                self._write(body)
+        else:
+            held.append(body)
+        if not message.get("more_body", False):
+            if held is not None:
+                self.handshake_complete = self.close_sent = True
+                self._write(_http_response(status, headers, b"".join(held)))
+            self._denial = None
+            self.disconnected = True
+            self._close()
+            self._put({"type": "websocket.disconnect", "code": 1006})
+
     def _log(self, outcome: str) -> None:
         # The access line uvicorn's own protocols write, e.g. '127.0.0.1:5000 - "WebSocket /ws" [accepted]'.
         if self.logger.isEnabledFor(logging.INFO):
-            scope = cast(Any, self.scope)
-            self.logger.info(
-                '%s - "WebSocket %s" %s', get_client_addr(scope), get_path_with_query_string(scope), outcome
-            )
+            scope = self.scope
+            self.logger.info('%s - "WebSocket %s" %s', _client_addr(scope), _path_with_query_string(scope), outcome)
 
     def _accept(self, message: dict[str, Any]) -> None:
+        # Everything is checked before anything is written (RFC 9110 5.5, 5.6.2; RFC 6455 4.2.2).
+        headers = _check_headers([*self.default_headers, *(message.get("headers") or ())], "websocket.accept")
+        subprotocol = _check_subprotocol(message.get("subprotocol"))
         self._log("[accepted]")
         lines = [
             b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ",
             accept_key(self._key),
             b"\r\n",
         ]
-        for name, value in [*self.default_headers, *message.get("headers", [])]:
-            lines += [bytes(name), b": ", bytes(value), b"\r\n"]
-        subprotocol = message.get("subprotocol")
-        if subprotocol:
-            lines += [b"sec-websocket-protocol: ", subprotocol.encode("latin-1"), b"\r\n"]
+        for name, value in headers:
+            lines += [name, b": ", value, b"\r\n"]
+        if subprotocol is not None:
+            lines += [b"sec-websocket-protocol: ", subprotocol, b"\r\n"]
         if self._extensions:
             lines += [b"sec-websocket-extensions: ", self._extensions, b"\r\n"]
         lines.append(b"\r\n")
@@ -744,9 +930,13 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """Server shutdown (uvicorn calls this): close 1012 (service restart) after the
-        handshake, HTTP 500 before it, then drop the connection."""
+        handshake (``websocket.disconnect`` with code 1012, no ``reason``, as uvicorn), HTTP 500
+        before it, then drop the connection; a closing handshake in progress is cut short."""
         self._stop_keepalive()
         if self.close_sent:
+            if self.close_timer is not None:
+                self.close_timer.cancel()
+                self.close_timer = None
             self._close()
             return
         if self.handshake_complete:
@@ -754,7 +944,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self.close_sent = True
             if not self.disconnected:
                 self.disconnected = True
-                self._put({"type": "websocket.disconnect", "code": 1012, "reason": ""})
+                self._put({"type": "websocket.disconnect", "code": 1012})
         else:
             self._send_500()
         self._close()

@@ -10,10 +10,15 @@ Environment variables (read at build time):
 
 import os
 import platform
+from pathlib import Path
 
 from setuptools import setup
 
-EXTENSIONS = ["_codec_c", "_datastructures_c", "_websocket_c", "_frame_c"]
+# Every .pyx under src/fastws is an extension module, named by its path (src/fastws/a/b.pyx ->
+# fastws.a.b): derived from the tree, so a new kernel cannot be left out of the build.
+EXTENSIONS = sorted(
+    ".".join(path.relative_to("src").with_suffix("").parts) for path in Path("src/fastws").rglob("*.pyx")
+)
 
 
 def _flag(name: str) -> bool:
@@ -48,7 +53,7 @@ def _extensions():
     }
     macros = [("CYTHON_TRACE_NOGIL", "1")] if tracing else []
     modules = [
-        Extension(f"fastws.{name}", [f"src/fastws/{name}.pyx"], define_macros=macros)
+        Extension(name, ["src/" + name.replace(".", "/") + ".pyx"], define_macros=macros)
         for name in EXTENSIONS
     ]
     built = cythonize(modules, compiler_directives=directives, quiet=True)

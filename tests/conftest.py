@@ -3,12 +3,18 @@
 ``c`` imports the compiled ``_c`` modules directly, so a missing extension is an error, not a
 skip; ``py`` imports the pure-Python twins. ``--no-c-extensions`` runs only ``py`` (a platform with
 no compiler).
+
+``FASTWS_STRICT_TESTS=1`` (set by ``.ci/run`` and the GitHub jobs) turns every skip into a failure
+unless its reason is listed in ``ALLOWED_SKIPS`` below: in CI a missing test dependency (a module-level
+``importorskip`` dropping a whole file, a server that did not start) fails the run instead of
+hiding a regression.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
@@ -25,6 +31,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run only the pure-Python twins (for a platform where the extension is not built)",
     )
+
+
+#: Skip reasons that CI accepts under ``FASTWS_STRICT_TESTS=1``, each with where those tests do run.
+#: A reason matches by prefix.
+ALLOWED_SKIPS: dict[str, str] = {
+    # Bocadillo pins Starlette 0.12, which conflicts with the main environment: .ci/bocadillo runs
+    # tests/test_dialect_bocadillo.py in a virtual environment of its own.
+    "could not import 'bocadillo'": ".ci/bocadillo",
+    # The browser tests need Chromium, which .ci/reliability installs and runs them with.
+    "no Chromium installed": ".ci/reliability",
+}
+#: Allowed only when the run itself asked for the pure-Python twins alone.
+NO_C_EXTENSION_SKIPS = (
+    "needs the compiled extension (--no-c-extensions)",
+    "run without the compiled extensions (--no-c-extensions)",
+)
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason.removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _strict_skip(config: pytest.Config, report: pytest.CollectReport | pytest.TestReport) -> None:
+    # Under FASTWS_STRICT_TESTS=1, turn a skip whose reason is not allowed into a failure.
+    if not report.skipped or os.environ.get("FASTWS_STRICT_TESTS", "") in ("", "0"):
+        return
+    if hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if reason.startswith(tuple(ALLOWED_SKIPS)):
+        return
+    if reason.startswith(NO_C_EXTENSION_SKIPS) and config.getoption("--no-c-extensions"):
+        return
+    report.outcome = "failed"
+    report.longrepr = (
+        f"FASTWS_STRICT_TESTS=1: skipped ({reason}); in CI a skip is a failure unless tests/conftest.py "
+        "ALLOWED_SKIPS names where these tests run instead"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    _strict_skip(item.config, outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    outcome = yield
+    _strict_skip(collector.config, outcome.get_result())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -7,6 +7,7 @@ implementations (the ``impl`` fixture). Row ids (``A1``, ``B3``, ...) match the 
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -24,8 +25,10 @@ from fastws._types import (
 
 CONNECT = {"type": "websocket.connect"}
 # Generous wall-clock bound for the "bounded time" rows: the inputs are large enough that a
-# quadratic algorithm would take minutes, a linear one takes milliseconds.
-TIME_BOUND = 5.0
+# quadratic algorithm would take minutes, a linear one takes milliseconds. Builds that run several
+# times slower on purpose (the coverage leg's line-tracing build) scale it with
+# FASTWS_TEST_TIME_SCALE.
+TIME_BOUND = 5.0 * float(os.environ.get("FASTWS_TEST_TIME_SCALE", "1"))
 
 
 def opened(impl: Any, events: list[Any], **scope: Any) -> tuple[Any, FakeServer]:

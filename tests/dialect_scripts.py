@@ -143,4 +143,19 @@ SCRIPTS: dict[str, tuple[list[Any], list[Any]]] = {
         [CONNECT, {"type": "websocket.bogus"}],
         [accept(), call("receive"), call("send", {"type": "websocket.bogus"}), states],
     ),
+    # Issue 18: what the framework hands to the server unchecked, the dialect hands on too.
+    # FastAPI's validation handler closes before accept with a list as the reason (a 403 either way).
+    "close_before_accept_with_a_list_reason": (
+        [CONNECT],
+        [call("close", 1008, [{"loc": ["query", "q"], "msg": "bad"}]), states],
+    ),
+    # An error handler closing with 1006 (FastAPI's tests do): passed on, the server decides.
+    "close_with_a_reserved_code_and_long_reason": (
+        [CONNECT],
+        [accept(), call("close", 1006, "x" * 200), states],
+    ),
+    "accept_with_a_subprotocol_not_offered": (
+        [CONNECT],
+        [accept("not-offered"), states],
+    ),
 }

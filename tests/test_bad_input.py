@@ -224,11 +224,12 @@ def test_b1_invalid_close_code(impl: Any, code: int) -> None:
         run(ws.close(code))
     assert server.sent == []
     assert ws.application_state is WebSocketState.CONNECTED
-    # before accept, too
+    # Before accept the close is a handshake denial (HTTP 403; servers drop code and reason): passed
+    # on unchecked, as Starlette does (issue 18: FastAPI's validation close must stay a 403).
     ws, server = fresh(impl, [CONNECT])
-    with pytest.raises(ValueError):
-        run(ws.close(code))
-    assert server.sent == [] and ws.application_state is WebSocketState.CONNECTING
+    run(ws.close(code, ["a", "list"]))  # type: ignore[arg-type]
+    assert server.sent == [{"type": "websocket.close", "code": code, "reason": ["a", "list"]}]
+    assert ws.application_state is WebSocketState.DISCONNECTED
 
 
 @pytest.mark.parametrize("code", VALID_CODES)
@@ -542,20 +543,19 @@ def test_a_dialects_report_malformed_events(impl: Any, dialect: str) -> None:
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 @pytest.mark.parametrize("dialect", ["starlette", "lilya", "micropie"])
-def test_b1_b3_dialects_whose_close_is_the_cores(impl: Any, dialect: str) -> None:
-    # docs/errors.md, "Which classes check B1-B5".
+def test_b1_b4_dialects_pass_them_on_as_their_framework(impl: Any, dialect: str) -> None:
+    # docs/errors.md, "Which classes check B1-B5"; docs/dialects.md: Starlette, Lilya and MicroPie
+    # hand the close code, reason and subprotocol to the server unchecked, and so do their dialects.
     import importlib
 
     cls = importlib.import_module(f"fastws.dialects.{dialect}").build(impl.WebSocket)
     server = FakeServer([CONNECT])
     ws = cls(make_scope(), server.receive, server.send) if dialect != "micropie" else cls(server.receive, server.send)
-    run(ws.accept())
+    run(ws.accept("not-offered"))
+    assert server.sent[0]["subprotocol"] == "not-offered"
     server.sent.clear()
-    with pytest.raises(ValueError, match="invalid close code 1006"):
-        run(ws.close(1006))
-    with pytest.raises(ValueError, match="close reason is 124 bytes"):
-        run(ws.close(1000, "a" * 124))
-    assert server.sent == []
+    run(ws.close(1006, "a" * 124))
+    assert server.sent == [{"type": "websocket.close", "code": 1006, "reason": "a" * 124}]
 
 
 def test_c2_iter_json_nested_a_million_levels(impl: Any) -> None:

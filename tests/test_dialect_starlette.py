@@ -95,6 +95,12 @@ FASTAPI_APP = textwrap.dedent(
     app = FastAPI()
     seen = []
 
+    @app.websocket("/typed")
+    async def typed(websocket: WebSocket, q: int):
+        await websocket.accept()
+        await websocket.send_json({"q": q})
+        await websocket.close()
+
     @app.websocket("/ws/{room}")
     async def ws_endpoint(websocket: WebSocket, room: str):
         seen.append(type(websocket))
@@ -107,6 +113,14 @@ FASTAPI_APP = textwrap.dedent(
             seen.append(("disconnect", exc.code))
 
     with TestClient(app) as client:
+        # FastAPI's validation error closes before accept with a list as the reason (issue 18).
+        try:
+            with client.websocket_connect("/typed?q=notint"):
+                raise AssertionError("a query parameter failing validation was accepted")
+        except WebSocketDisconnect as exc:
+            assert exc.code == 1008 and isinstance(exc.reason, list), (exc.code, exc.reason)
+        with client.websocket_connect("/typed?q=7") as ws:
+            assert ws.receive_json() == {"q": 7}
         with client.websocket_connect("/ws/lobby") as ws:
             ws.send_json({"n": 1})
             assert ws.receive_json() == {"room": "lobby", "echo": {"n": 1}, "type": "fastws.dialects.starlette"}
@@ -158,6 +172,12 @@ FASTAPI_APP = textwrap.dedent(
     deadline = time.monotonic() + 5
     while len(seen) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
+    from websockets.exceptions import InvalidStatus
+    try:
+        with connect(f"ws://127.0.0.1:{port}/typed?q=notint", open_timeout=5):
+            raise AssertionError("a query parameter failing validation was accepted")
+    except InvalidStatus as exc:
+        assert exc.response.status_code == 403, exc.response.status_code  # not 500
     server.should_exit = True
     thread.join(5)
     assert seen[0] is dialect.WebSocket and seen[1][0] == "disconnect", seen
@@ -207,3 +227,39 @@ def test_denial_response_with_the_extension(cls: Any) -> None:
         steps,
     )
     assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]
+
+
+PRODUCTION_INSTALL = textwrap.dedent(
+    """
+    import sys
+
+    # A production install: no HTTP client for the test clients. starlette.testclient then raises
+    # RuntimeError (not ImportError) when imported.
+    sys.modules["httpx"] = sys.modules["httpx2"] = None
+    try:
+        import starlette.testclient
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("starlette.testclient imported without an HTTP client")
+    sys.modules.pop("starlette.testclient", None)
+
+    import fastws, fastws.dialects.starlette as dialect
+    rebound = dialect.install()
+    assert "starlette.websockets.WebSocket" in rebound and "fastapi.routing.WebSocket" in rebound, rebound
+    import fastapi
+    assert fastapi.WebSocket is dialect.WebSocket
+    print("OK", fastws.IMPLEMENTATION)
+    """
+)
+
+
+@pytest.mark.parametrize("implementation", ["cython", "python"])
+def test_install_without_the_test_clients_http_client(implementation: str, request: pytest.FixtureRequest) -> None:
+    # Issue 18: install() raised starlette.testclient's RuntimeError in a production install.
+    # .ci/frameworks checks the same in real environments holding only the framework.
+    if implementation == "cython" and request.config.getoption("--no-c-extensions"):
+        pytest.skip("needs the compiled extension (--no-c-extensions)")
+    from dialect_harness import run_snippet
+
+    assert run_snippet(PRODUCTION_INSTALL, implementation).split()[-2:] == ["OK", implementation]

@@ -170,6 +170,10 @@ cdef class WebSocket:
     _fastws_states = STATES
     _fastws_error = starlette_error
     _fastws_mismatch = mismatch_error
+    # Whether close() checks its code and reason once accepted, and accept() its subprotocol
+    # (docs/errors.md); a dialect whose framework hands them to the server unchecked sets False.
+    # Read only in accept() and close().
+    _fastws_checks = True
     default_max_json_size = DEFAULT_MAX_JSON_SIZE
 
     def __init__(self, scope, receive=None, send=None):
@@ -536,9 +540,12 @@ cdef class WebSocket:
                 ``None`` is sent as ``""``.
 
         Raises:
-            ValueError: ``code`` is not 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4),
-                or ``reason`` is over 123 bytes of UTF-8; nothing is sent.
-            TypeError: ``code`` is not an int, or ``reason`` not a str or None.
+            ValueError: once accepted, ``code`` is not 1000-1003, 1007-1014 or 3000-4999 (RFC 6455
+                section 7.4), or ``reason`` is over 123 bytes of UTF-8; nothing is sent.
+            TypeError: once accepted, ``code`` is not an int, or ``reason`` not a str or None.
+
+        Before accept, ``code`` and ``reason`` are not checked: the close is a handshake denial,
+        which servers answer with HTTP 403, dropping both (ASGI spec 2.4, ``websocket.close``).
             RuntimeError: a denial response is being sent.
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
@@ -838,7 +845,10 @@ cdef class _Op:
             self.inner = _await_iter(ws._receive())
             return 0
         if kind == K_ACCEPT:
-            self.b = check_accept(ws.scope, self.a, self.b)
+            if type(ws)._fastws_checks:
+                self.b = check_accept(ws.scope, self.a, self.b)
+            else:  # the subprotocol goes to the server as given, as the dialect's framework does
+                self.b = check_accept(ws.scope, None, self.b)
             if ws._client == CONNECTING:
                 # If we haven't yet seen the 'connect' message, then wait for it first.
                 self.stage = 1
@@ -861,7 +871,11 @@ cdef class _Op:
                 raise ws._error("bad_mode")
             self.wrap = ws._before_send("websocket.send", None)
         elif kind == K_CLOSE:
-            check_close(self.a, self.b)
+            # Before accept the close is a handshake denial (HTTP 403): servers drop the code and
+            # reason, so they are passed on unchecked, as Starlette does (FastAPI closes with a
+            # list as the reason there).
+            if ws._application != CONNECTING and type(ws)._fastws_checks:
+                check_close(self.a, self.b)
             message = {"type": "websocket.close", "code": self.a, "reason": self.b or ""}
             self.wrap = ws._before_send("websocket.close", message)
         else:  # K_SEND

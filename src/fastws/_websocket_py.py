@@ -158,6 +158,10 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     _fastws_states: Any = STATES
     _fastws_error: Any = staticmethod(starlette_error)
     _fastws_mismatch: Any = staticmethod(mismatch_error)
+    # Whether close() checks its code and reason once accepted, and accept() its subprotocol
+    # (docs/errors.md); a dialect whose framework hands them to the server unchecked sets False.
+    # Read only in accept() and close().
+    _fastws_checks: bool = True
     default_max_json_size: int | None = DEFAULT_MAX_JSON_SIZE
 
     # -- states -----------------------------------------------------------------------------------
@@ -471,7 +475,10 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 already accepted or is sending a denial response.
             WebSocketDisconnected: the connection was already closed.
         """
-        headers = check_accept(self.scope, subprotocol, headers) or []
+        if type(self)._fastws_checks:
+            headers = check_accept(self.scope, subprotocol, headers) or []
+        else:  # the subprotocol goes to the server as given, as the dialect's framework does
+            headers = check_accept(self.scope, None, headers) or []
         state = self._client
         if state is _CONNECTING:
             # If we haven't yet seen the 'connect' message, then wait for it first.
@@ -488,14 +495,21 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 ``None`` is sent as ``""``.
 
         Raises:
-            ValueError: ``code`` is not 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4),
-                or ``reason`` is over 123 bytes of UTF-8; nothing is sent.
-            TypeError: ``code`` is not an int, or ``reason`` not a str or None.
+            ValueError: once accepted, ``code`` is not 1000-1003, 1007-1014 or 3000-4999 (RFC 6455
+                section 7.4), or ``reason`` is over 123 bytes of UTF-8; nothing is sent.
+            TypeError: once accepted, ``code`` is not an int, or ``reason`` not a str or None.
+
+        Before accept, ``code`` and ``reason`` are not checked: the close is a handshake denial,
+        which servers answer with HTTP 403, dropping both (ASGI spec 2.4, ``websocket.close``).
             RuntimeError: a denial response is being sent.
             WebSocketDisconnected: the connection was already closed.
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
-        check_close(code, reason)
+        # Before accept the close is a handshake denial (HTTP 403): servers drop the code and
+        # reason, so they are passed on unchecked, as Starlette does (FastAPI closes with a list
+        # as the reason there).
+        if self._application is not _CONNECTING and type(self)._fastws_checks:
+            check_close(code, reason)
         message = {"type": "websocket.close", "code": code, "reason": reason or ""}
         if self._before_send("websocket.close", message):
             try:

@@ -11,11 +11,22 @@ from typing import Any
 __all__ = ["cached_build", "import_optional", "replace_everywhere"]
 
 
-def import_optional(name: str) -> Any:
-    """The module ``name``, or ``None`` when it (or one of its dependencies) is not installed."""
+def import_optional(name: str, errors: tuple[type[BaseException], ...] = (ImportError,)) -> Any:
+    """The module ``name``, or ``None`` when it (or one of its dependencies) is not installed.
+
+    Args:
+        name (str): the dotted module name.
+        errors (tuple[type[BaseException], ...]): what importing it raises when an optional
+            dependency is missing; default ``(ImportError,)``. Test clients need more:
+            ``starlette.testclient`` (1.10.0) raises ``RuntimeError`` when its HTTP client
+            (``httpx2``) is not installed, as in a production install.
+
+    Returns:
+        ModuleType | None: the module, or ``None`` when importing it raised one of ``errors``.
+    """
     try:
         return importlib.import_module(name)
-    except ImportError:
+    except errors:
         return None
 
 

@@ -138,6 +138,9 @@ def build(base: Any) -> Any:
 
         _fastws_states = _STATES
         _fastws_error = staticmethod(_error)
+        # close(code, reason) hands them to the server unchecked, as Lilya does
+        # (docs/dialects.md, "Close codes and subprotocols").
+        _fastws_checks = False
 
         if _Header is not None:
 

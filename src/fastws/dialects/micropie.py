@@ -149,6 +149,9 @@ def build(base: Any) -> Any:
 
         _fastws_error = staticmethod(_error)
         _fastws_mismatch = staticmethod(_convert)
+        # close(code, reason) hands them to the server unchecked, as MicroPie does
+        # (docs/dialects.md, "Close codes and subprotocols").
+        _fastws_checks = False
 
         @property
         def accepted(self) -> bool:

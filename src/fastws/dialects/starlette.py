@@ -76,6 +76,9 @@ def build(base: Any) -> Any:
 
         _fastws_states = _STATES
         _fastws_error = staticmethod(_error)
+        # close(code, reason) and accept(subprotocol) hand what they are given to the server, as
+        # Starlette does (docs/dialects.md, "Close codes and subprotocols").
+        _fastws_checks = False
 
     WebSocket.__module__ = __name__
     WebSocket.__qualname__ = "WebSocket"
@@ -93,7 +96,6 @@ _MODULES = (
     "starlette.middleware.exceptions",
     "starlette._exception_handler",
     "starlette.authentication",
-    "starlette.testclient",
     "fastapi",
     "fastapi.websockets",
     "fastapi.routing",
@@ -101,6 +103,7 @@ _MODULES = (
     "fastapi.exception_handlers",
     "fastapi.telemetry._api",
 )
+_TEST_CLIENTS = ("starlette.testclient", "fastapi.testclient")
 
 
 def install() -> list[str]:
@@ -132,4 +135,8 @@ def install() -> list[str]:
         raise ImportError("fastws.dialects.starlette.install() needs Starlette installed")
     for name in _MODULES:
         import_optional(name)
+    # The test clients are optional: production installs lack their HTTP client, and
+    # starlette.testclient (1.10.0) then raises RuntimeError, not ImportError.
+    for name in _TEST_CLIENTS:
+        import_optional(name, (ImportError, RuntimeError))
     return replace_everywhere(("starlette", "fastapi"), _ORIGINAL, WebSocket, ("WebSocket",))

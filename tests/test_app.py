@@ -108,10 +108,14 @@ def test_bad_routes_are_rejected(impl: Any) -> None:
 
 
 def test_default_class_and_lifespan() -> None:
+    import sys
+
     import fastws
 
     app = App()
-    assert app.websocket_class is fastws.WebSocket
+    # The Yaat routing API builds Yaat's WebSocket (issue 18); fastws.WebSocket when asked.
+    assert app.websocket_class is sys.modules["fastws.dialects.yaat"].WebSocket
+    assert App(websocket_class=fastws.WebSocket).websocket_class is fastws.WebSocket
     events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     sent: list[Any] = []
 

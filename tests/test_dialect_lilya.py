@@ -78,6 +78,124 @@ def test_connection_info_uses_lilyas_multidicts(cls: Any) -> None:
     assert str(ours.url) == str(theirs.url)
 
 
+def _outcome(fn: Any) -> Any:
+    # What a member gives: ("ok", value as text) or ("raised", class, str(exc)).
+    try:
+        value = fn()
+    except Exception as exc:  # noqa: BLE001 - every exception is an outcome to compare
+        return ("raised", type(exc), str(exc))
+    return ("ok", type(value).__name__, str(value))
+
+
+def _lilya_app() -> Any:
+    from lilya.apps import Lilya
+    from lilya.routing import WebSocketPath
+
+    async def room(websocket: Any) -> None:  # pragma: no cover - only its URL is built
+        pass
+
+    return Lilya(routes=[WebSocketPath("/ws/{room}", room, name="room")])
+
+
+EXTRA_SCOPES = {
+    "bare": {},
+    "full": {
+        "app": "APP",
+        "server": ("10.0.0.1", 8443),
+        "scheme": "wss",
+        "auth": "creds",
+        "user": "ann",
+        "session": {"k": 1},
+        "server_push": True,
+        "root_path": "/api",
+    },
+    "app_root_path": {"scheme": "ws", "server": ("h", 80), "root_path": "/x", "app_root_path": "/y"},
+    "no_host_header": {"headers": [], "server": ("srv", 8000), "scheme": "ws"},
+}
+MEMBERS = {
+    "app": lambda ws: ws.app,
+    "server": lambda ws: ws.server,
+    "auth": lambda ws: ws.auth,
+    "user": lambda ws: ws.user,
+    "session": lambda ws: ws.session,
+    "is_server_push": lambda ws: ws.is_server_push,
+    "is_server_pull": lambda ws: ws.is_server_pull,
+    "is_secure": lambda ws: ws.is_secure(),
+    "url": lambda ws: ws.url,
+    "base_url": lambda ws: ws.base_url,
+    "url_path_for": lambda ws: ws.url_path_for("room", room="r1"),
+    "path_for": lambda ws: ws.path_for("room", room="r1"),
+    "client": lambda ws: ws.client,
+}
+
+
+@pytest.mark.parametrize("scope_name", sorted(EXTRA_SCOPES))
+@pytest.mark.parametrize("member", sorted(MEMBERS))
+def test_connection_extras_as_lilyas(cls: Any, scope_name: str, member: str) -> None:
+    # Issue 18: Lilya's Connection members, differential against lilya.websockets.WebSocket.
+    scope = {**SCOPE, **EXTRA_SCOPES[scope_name]}
+    if member.endswith("path_for") and scope.get("app") == "APP":
+        scope["app"] = _lilya_app()
+    server = Server([])
+    ours = _outcome(lambda: MEMBERS[member](cls(dict(scope), server.receive, server.send)))
+    theirs = _outcome(lambda: MEMBERS[member](lw.WebSocket(dict(scope), server.receive, server.send)))
+    assert ours == theirs
+
+
+def test_url_for_is_lilyas_path_for(cls: Any) -> None:
+    # Lilya 0.29's class has no url_for; the dialect's is path_for (docs/dialects.md).
+    server = Server([])
+    scope = {**SCOPE, "app": _lilya_app(), "scheme": "ws"}
+    ours = cls(dict(scope), server.receive, server.send)
+    theirs = lw.WebSocket(dict(scope), server.receive, server.send)
+    assert str(ours.url_for("room", room="a")) == str(theirs.path_for("room", room="a")) == "ws://h/ws/a"
+    assert not hasattr(theirs, "url_for")
+
+
+def test_set_and_clear_session_as_lilyas(cls: Any) -> None:
+    server = Server([])
+    for make in (cls, lw.WebSocket):
+        ws = make(dict(SCOPE), server.receive, server.send)
+        ws.set_session({"user": 1})
+        assert ws.session == {"user": 1} and ws.scope["session"] == {"user": 1}
+        ws.clear_session()
+        assert ws.scope["session"] is None and ws.session is None
+
+
+def test_send_denial_response_without_the_extension_raises_runtimeerror(cls: Any) -> None:
+    # Lilya docs, WebSockets, "Send Denial Response": without the server extension, RuntimeError;
+    # an app that catches it can fall back to its own close code.
+    from lilya.responses import PlainText as PlainTextResponse
+
+    async def main() -> Any:
+        server = Server([CONNECT])
+        ws = cls(dict(SCOPE), server.receive, server.send)
+        try:
+            await ws.send_denial_response(PlainTextResponse("no", status_code=401))
+        except RuntimeError as exc:
+            await ws.close(4001)
+            return str(exc), server.sent
+        raise AssertionError("no RuntimeError")
+
+    message, sent = asyncio.run(main())
+    assert "Denial Response" in message
+    assert sent == [{"type": "websocket.close", "code": 4001, "reason": ""}]
+
+
+def test_send_denial_response_with_the_extension(cls: Any) -> None:
+    from lilya.responses import PlainText as PlainTextResponse
+
+    async def main() -> Any:
+        server = Server([CONNECT])
+        ws = cls(dict(SCOPE, extensions={"websocket.http.response": {}}), server.receive, server.send)
+        await ws.send_denial_response(PlainTextResponse("no", status_code=401))
+        return server.sent
+
+    sent = asyncio.run(main())
+    assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]
+    assert sent[0]["status"] == 401 and sent[1]["body"] == b"no"
+
+
 def test_failing_send_raises_the_oserror_as_lilya(cls: Any) -> None:
     async def main(make: Any) -> str:
         async def receive() -> Any:

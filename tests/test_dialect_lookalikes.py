@@ -67,6 +67,26 @@ out, sent = asyncio.run(converse(lambda r, s: micropie.WebSocket(r, s), steps, [
 # MicroPie: the first receive consumed the connect, so accept fails and close is a no-op.
 assert out == [ValueError, ValueError, micropie.ConnectionClosed, micropie.ConnectionClosed, None], out
 assert sent == [], sent
+
+# Lilya's Connection extras with the look-alikes (issue 18).
+ws = lilya.WebSocket(dict(scope, server=("h", 443), scheme="wss"), None, None)
+assert ws.app is None and tuple(ws.server) == ("h", 443) and ws.is_secure() is True
+for name in ("auth", "user", "session"):
+    try:
+        getattr(ws, name)
+    except lilya.ImproperlyConfigured as exc:
+        assert isinstance(exc, ValueError) and "must be installed" in str(exc)
+    else:
+        raise AssertionError(name)
+ws.set_session({"a": 1}); assert ws.session == {"a": 1}; ws.clear_session(); assert ws.session is None
+try:
+    asyncio.run(ws.send_denial_response(None))
+except RuntimeError as exc:
+    assert "Denial Response" in str(exc)
+else:
+    raise AssertionError("send_denial_response without the extension did not raise")
+# fastws.App builds the Yaat dialect's class, look-alikes and all.
+assert fastws.App().websocket_class is yaat.WebSocket
 print("OK", fastws.IMPLEMENTATION)
 """
 

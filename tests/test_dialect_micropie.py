@@ -126,6 +126,39 @@ def test_receive_and_send_are_the_servers_callables(cls: Any) -> None:
     assert ws.scope == {"type": "websocket"}
 
 
+@pytest.mark.parametrize("name", dialect.SCOPE_ATTRIBUTES)
+def test_connection_info_is_absent_as_on_micropies_class(cls: Any, name: str) -> None:
+    # Issue 18: these raised KeyError (the scope MicroPie gives holds only its type). MicroPie's
+    # class has no such attribute; neither has the dialect.
+    async def receive() -> Any:  # pragma: no cover - never called
+        return {}
+
+    async def send(message: Any) -> None:  # pragma: no cover - never called
+        pass
+
+    theirs = micropie.WebSocket(receive, send)
+    ours = cls(receive, send)
+    assert not hasattr(theirs, name)
+    assert not hasattr(ours, name)
+    with pytest.raises(AttributeError, match="self.request"):
+        getattr(ours, name)
+
+
+def test_every_public_member_of_micropies_class_exists(cls: Any) -> None:
+    async def receive() -> Any:  # pragma: no cover - never called
+        return {}
+
+    async def send(message: Any) -> None:  # pragma: no cover - never called
+        pass
+
+    theirs = micropie.WebSocket(receive, send)
+    ours = cls(receive, send)
+    public = {name for name in dir(theirs) if not name.startswith("_")}
+    assert public <= set(dir(ours)), public - set(dir(ours))
+    for name in public:
+        assert hasattr(ours, name), name
+
+
 def test_failing_send_raises_the_oserror_as_micropie(cls: Any) -> None:
     async def main(make: Any) -> bool:
         async def receive() -> Any:

@@ -155,6 +155,75 @@ def test_server_state_assignable_and_iteration_extra(cls: Any) -> None:
     assert ws.application_state is yw.WebSocketStates.CONNECTED
 
 
+INFO_SCOPES = {
+    "host_header": {
+        "scheme": "wss",
+        "server": ("10.0.0.1", 8443),
+        "root_path": "/api",
+        "query_string": b"a=1&a=2&b=&c=x%20y",
+        "headers": [(b"host", b"example.com"), (b"x-m", b"1"), (b"x-m", b"2"), (b"cookie", b"k=v; s=t")],
+        "client": ("1.2.3.4", 5555),
+        "app": "APP",
+    },
+    "server_only": {
+        "scheme": "ws",
+        "server": ("srv", 80),
+        "query_string": b"",
+        "headers": [(b"X-Up", b"A")],
+    },
+    "odd_port": {"scheme": "ws", "server": ("srv", 8000), "query_string": b"q=1", "headers": []},
+    "bare": {},
+}
+INFO = {
+    "url": lambda ws: str(ws.url),
+    "url.url": lambda ws: ws.url.url,
+    "url.host": lambda ws: ws.url.host,
+    "url.port": lambda ws: ws.url.port,
+    "url.server": lambda ws: ws.url.server,
+    "url.scheme": lambda ws: ws.url.scheme,
+    "url.path": lambda ws: ws.url.path,
+    "url.query": lambda ws: ws.url.query,
+    "url.netloc": lambda ws: ws.url.netloc,
+    "url.is_secure()": lambda ws: ws.url.is_secure(),
+    "headers": lambda ws: dict(ws.headers.items()),
+    "headers[x-m]": lambda ws: ws.headers["x-m"],
+    "query_params": lambda ws: dict(ws.query_params.items()),
+    "query_params[a]": lambda ws: ws.query_params["a"],
+    "query_params.get(c)": lambda ws: ws.query_params.get("c"),
+    "cookies": lambda ws: ws.cookies,
+    "client": lambda ws: str(ws.client),
+    "app": lambda ws: ws.app,
+    "path": lambda ws: ws.path,
+    "method": lambda ws: ws.method,
+}
+
+
+def _info(fn: Any) -> Any:
+    try:
+        return ("ok", fn())
+    except Exception as exc:  # noqa: BLE001 - every exception is an outcome to compare
+        return ("raised", type(exc), str(exc))
+
+
+@pytest.mark.parametrize("scope_name", sorted(INFO_SCOPES))
+@pytest.mark.parametrize("member", sorted(INFO))
+def test_connection_info_as_yaats(cls: Any, scope_name: str, member: str) -> None:
+    # Issue 18: Yaat's HTTPConnection info, differential against yaat.websockets.WebSocket.
+    scope = {**SCOPE, **INFO_SCOPES[scope_name]}
+    ours = _info(lambda: INFO[member](cls(dict(scope), None, None)))
+    theirs = _info(lambda: INFO[member](yw.WebSocket(dict(scope), None, None)))
+    assert ours == theirs
+
+
+def test_repeated_query_key_and_header_as_yaat(cls: Any) -> None:
+    scope = {**SCOPE, **INFO_SCOPES["host_header"]}
+    ws = cls(dict(scope), None, None)
+    assert ws.query_params["a"] == ["1", "2"]  # Yaat's list, not Starlette's last value
+    assert ws.headers["x-m"] == "2"  # Yaat's dict keeps the last
+    assert ws.url.is_secure() is True and ws.url.host == "10.0.0.1"  # Yaat: from server, not Host
+    assert str(ws.url) == "wss://example.com/api/ws?a=1&a=2&b=&c=x%20y"
+
+
 def test_failing_send_raises_the_oserror_as_yaat(cls: Any) -> None:
     async def main(make: Any) -> None:
         async def receive() -> Any:
@@ -220,3 +289,50 @@ def test_install_serves_a_yaat_app(implementation: str, request: pytest.FixtureR
     # Yaat imports the old `multipart` module name, which warns on import.
     out = run_snippet(YAAT_APP, implementation, warnings=["ignore::PendingDeprecationWarning"])
     assert out.split()[-2:] == ["OK", implementation]
+
+
+def test_fastws_app_builds_yaats_class_and_mounts_a_yaat_router() -> None:
+    # Issue 18: fastws.App is the Yaat routing API (Yaat docs, "Mounting WebSocket Routes"): it
+    # builds the Yaat dialect's class by default and mount(..., websocket=True) takes a Yaat router.
+    from yaat.routing import Router
+
+    import fastws
+
+    seen: list[Any] = []
+
+    async def chat(websocket: Any) -> None:
+        seen.append((type(websocket), dict(websocket.path_params), websocket.query_params.get("a")))
+        await websocket.accept()
+        await websocket.send_text("hi " + await websocket.receive_text())
+        await websocket.close(dialect.WebSocketCloseEvent.NORMAL_CLOSURE)
+
+    router = Router()
+    router.add_websocket_route("/chat/{name}", chat)
+    app = fastws.App()
+    app.mount(prefix="ws", router=router, websocket=True)
+
+    async def main(path: str) -> list[Any]:
+        events = [CONNECT, text("bob")]
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return events.pop(0) if events else {"type": "websocket.disconnect", "code": 1000}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {**SCOPE, "path": path, "query_string": b"a=1&a=2", "headers": [], "server": ("h", 80)}
+        await app(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(main("/ws/chat/ann"))
+    assert sent == [
+        {"type": "websocket.accept", "subprotocol": None},  # Yaat's accept: no headers key
+        {"type": "websocket.send", "text": "hi bob"},
+        {"type": "websocket.close", "code": 1000},  # Yaat's close: no reason
+    ]
+    assert seen == [(dialect.WebSocket, {"name": "ann"}, ["1", "2"])]
+    # An unknown path under the mount is denied before accept (HTTP 403 from the server).
+    assert asyncio.run(main("/ws/nothing")) == [{"type": "websocket.close", "code": 1000, "reason": ""}]
+    with pytest.raises(TypeError, match="fastws.App or a Yaat router"):
+        app.mount("x", object(), websocket=True)

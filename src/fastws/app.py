@@ -1,25 +1,44 @@
 """``fastws.App``: framework-free WebSocket routing, the Yaat seed's routing API.
 
 An ``App`` is an ASGI 3 application that routes WebSocket connections by path to handlers
-``async def handler(websocket)``, each given a ``fastws.WebSocket`` (or the ``websocket_class``
-asked for, e.g. a dialect's). Path parameters such as ``/ws/{room}`` or ``/items/{id:int}`` land
-in ``websocket.path_params``. A WebSocket to an unknown path is denied before accept (a
-``websocket.close``, which servers answer with HTTP 403); an HTTP request gets a plain
-``404 Not Found``; the lifespan protocol is answered.
+``async def handler(websocket)``, each given a ``fastws.dialects.yaat.WebSocket`` (the Yaat API
+this routing comes from; or the ``websocket_class`` asked for, e.g. ``fastws.WebSocket``). Path
+parameters such as ``/ws/{room}`` or ``/items/{id:int}`` land in ``websocket.path_params``. A
+WebSocket to an unknown path is denied before accept (a ``websocket.close``, which servers answer
+with HTTP 403); an HTTP request gets a plain ``404 Not Found``; the lifespan protocol is answered.
 
-Source: the Yaat seed doc ("WebSocket Route", ``add_websocket_route``, "Mounting WebSocket
+Source: Yaat 0.1.10 docs ("WebSocket Route", ``add_websocket_route``, "Mounting WebSocket
 Routes"); path parameter syntax and convertors as Starlette's routing (``str``, ``int``, ``path``).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastws._websocket import WebSocket
-
 __all__ = ["App"]
+
+
+def _yaat_websocket_class() -> type:
+    # Imported on first use: with Yaat installed the dialect imports Yaat, which imports the old
+    # `multipart` module name (python-multipart warns about it; nothing an App user can act on).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        from fastws.dialects import yaat
+    cls: type = yaat.WebSocket
+    return cls
+
+
+def _yaat_router(router: Any) -> Any:
+    # A Yaat router (yaat.routing.Router, or a Yaat app's .router): what get_route() is called on.
+    if hasattr(router, "get_route") and hasattr(router, "routes"):
+        return router
+    inner = getattr(router, "router", None)
+    if inner is not None and hasattr(inner, "get_route") and hasattr(inner, "routes"):
+        return inner
+    return None
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -60,7 +79,9 @@ class App:
 
     Args:
         websocket_class (type | None): what each connection is wrapped in, called as
-            ``websocket_class(scope, receive, send)``; default ``fastws.WebSocket``.
+            ``websocket_class(scope, receive, send)``; default ``fastws.dialects.yaat.WebSocket``
+            (Yaat's WebSocket API on fastws's core; Yaat's own classes when Yaat is installed).
+            ``fastws.WebSocket`` gives Starlette's API.
 
     Routes are tried in the order they were added, then the mounted routers in theirs.
 
@@ -78,7 +99,7 @@ class App:
     """
 
     def __init__(self, websocket_class: type | None = None) -> None:
-        self.websocket_class: type = WebSocket if websocket_class is None else websocket_class
+        self.websocket_class: type = _yaat_websocket_class() if websocket_class is None else websocket_class
         self.routes: list[tuple[str, re.Pattern[str], dict[str, Callable[[str], Any]], Handler]] = []
         self.mounts: list[tuple[str, Any, bool]] = []
 
@@ -115,17 +136,25 @@ class App:
 
         Args:
             prefix (str): the path prefix (``"ws"`` and ``"/ws/"`` both mean ``/ws``).
-            router: with ``websocket=True``, another ``App`` whose routes are matched against the
-                rest of the path (``/ws`` + ``/chat/{room}``); with ``websocket=False``, any ASGI
+            router: with ``websocket=True``, another ``App`` or a Yaat router
+                (``yaat.routing.Router``, or a ``yaat.Yaat`` app's router) whose WebSocket routes
+                are matched against the rest of the path (``/ws`` + ``/chat/{room}``; a Yaat route's
+                parameters land in ``path_params`` as strings); with ``websocket=False``, any ASGI
                 application, given the HTTP requests under the prefix (``root_path`` extended,
                 ``path`` kept, as Starlette's ``Mount`` does).
-            websocket (bool): which of the two (the Yaat seed's ``mount(..., websocket=True)``).
+            websocket (bool): which of the two (Yaat docs, "Mounting WebSocket Routes":
+                ``app.mount(prefix="ws", router=WebSocketRouter, websocket=True)``).
 
         Raises:
-            TypeError: ``websocket=True`` and ``router`` is not an ``App``.
+            TypeError: ``websocket=True`` and ``router`` is neither an ``App`` nor a Yaat router.
         """
         if websocket and not isinstance(router, App):
-            raise TypeError(f"mount(..., websocket=True) needs a fastws.App, got {type(router).__name__}")
+            yaat_router = _yaat_router(router)
+            if yaat_router is None:
+                raise TypeError(
+                    f"mount(..., websocket=True) needs a fastws.App or a Yaat router, got {type(router).__name__}"
+                )
+            router = yaat_router
         self.mounts.append((_normalise_prefix(prefix), router, websocket))
 
     def match(self, path: str) -> tuple[Handler, dict[str, Any]] | None:
@@ -143,9 +172,15 @@ class App:
                 return handler, {name: convert[name](value) for name, value in found.groupdict().items()}
         for prefix, router, websocket in self.mounts:
             if websocket and (path == prefix or path.startswith(prefix + "/")):
-                matched = router.match(path[len(prefix) :] or "/")
-                if matched is not None:
-                    return matched
+                rest = path[len(prefix) :] or "/"
+                if isinstance(router, App):
+                    matched = router.match(rest)
+                    if matched is not None:
+                        return matched
+                    continue
+                route, params = router.get_route(request_path=rest)  # a Yaat router
+                if route is not None and route.handler is not None and getattr(route.type, "name", "") == "WEBSOCKET":
+                    return route.handler, dict(params or {})
         return None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -8,7 +8,14 @@ Lilya's class is Starlette-shaped; what differs, and what this dialect reproduce
 * a failing server ``send`` (``OSError``) propagates as it is, as in Lilya (Starlette turns it into
   ``WebSocketDisconnect(1006)``);
 * ``headers``/``query_params`` are Lilya's multidicts (``lilya.datastructures.Header``/``QueryParam``);
-* ``add_cleanup(fn)``: callbacks run (and awaited when they return an awaitable) after ``close()``.
+* ``add_cleanup(fn)``: callbacks run (and awaited when they return an awaitable) after ``close()``;
+* Lilya's ``Connection`` extras: ``app`` (``None`` when absent), ``server``, ``url``/``base_url``
+  (Lilya's ``URL``), ``is_secure()``, ``path_for``/``url_path_for`` (``url_for`` is ``path_for``),
+  ``set_session``/``clear_session``, ``is_server_push``/``is_server_pull``, and ``auth``/``user``/
+  ``session`` raising ``lilya.exceptions.ImproperlyConfigured`` when their middleware is missing;
+* ``send_denial_response`` raises ``RuntimeError`` when the server lacks the denial-response
+  extension, as the Lilya docs say;
+* ``close(code, reason)`` and ``accept(subprotocol)`` hand their arguments to the server unchecked.
 
 Without Lilya installed, fastws's look-alikes of the same names are used (``WebSocketRuntimeError``,
 ``WebSocketDisconnect``, a three-member ``WebSocketState`` IntEnum) and fastws's own multidicts.
@@ -24,11 +31,21 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastws import _types, _websocket
+from fastws import _connection, _types, _websocket
 from fastws._datastructures import parse_cookie
+from fastws._url import URL as _FastwsURL
+from fastws._url import Address as _FastwsAddress
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
 
-__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketRuntimeError", "WebSocketState", "build", "install"]
+__all__ = [
+    "ImproperlyConfigured",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketRuntimeError",
+    "WebSocketState",
+    "build",
+    "install",
+]
 
 _lilya_websockets = import_optional("lilya.websockets")
 _Header: Any
@@ -43,13 +60,17 @@ if _lilya_websockets is not None:
     _Header = _lilya_datastructures.Header
     _QueryParam = _lilya_datastructures.QueryParam
     _Event = _lilya_enums.Event
-    from lilya.exceptions import WebSocketRuntimeError
+    from lilya.exceptions import ImproperlyConfigured, WebSocketRuntimeError
 
     WebSocketDisconnect: Any = _lilya_websockets.WebSocketDisconnect
     _ORIGINAL: Any = _lilya_websockets.WebSocket
+    _URL: Any = _lilya_datastructures.URL
 else:  # Lilya is not installed: look-alikes
-    _Header = _QueryParam = _Event = None
+    _Header = _QueryParam = _Event = _URL = None
     _ORIGINAL = None
+
+    class ImproperlyConfigured(ValueError):  # type: ignore[no-redef]
+        """A middleware the connection needs is missing (``lilya.exceptions.ImproperlyConfigured``)."""
 
     class WebSocketState(enum.IntEnum):  # type: ignore[no-redef]
         """State of one side of the connection (``lilya.enums.WebSocketState``)."""
@@ -73,6 +94,10 @@ else:  # Lilya is not installed: look-alikes
             self.code = code
             self.reason = reason or ""
 
+
+_Address: Any = _FastwsAddress
+if _lilya_websockets is not None:
+    from lilya._internal._message import Address as _Address
 
 # Lilya has no RESPONSE state; fastws's is reported while a denial response is being sent (an
 # extension fastws supports and Lilya 0.29's class does not).
@@ -191,6 +216,152 @@ def build(base: Any) -> Any:
             ws.client_state = WebSocketState.CONNECTED  # even after a disconnect, as Lilya
             await base_send(self, {"type": "websocket.accept", "headers": headers or [], "subprotocol": subprotocol})
 
+        # -- Lilya's Connection extras (lilya/_internal/_connection.py 0.29.0) ------------------
+        @property
+        def app(self) -> Any:
+            """The application (``scope["app"]``), or ``None`` when the scope has none, as Lilya."""
+            return self.scope.get("app")
+
+        @property
+        def server(self) -> Any:
+            """``Address(host, port)`` of the server (``scope["server"]``), or ``None``.
+
+            Lilya's ``lilya._internal._message.Address`` when Lilya is installed, else
+            ``fastws.datastructures.Address`` (same fields).
+            """
+            server = self.scope.get("server")
+            return _Address(*server) if server else None
+
+        @property
+        def auth(self) -> Any:
+            """``scope["auth"]``, set by Lilya's ``AuthenticationMiddleware``.
+
+            Raises:
+                ImproperlyConfigured: no authentication middleware ran (Lilya's class and message).
+            """
+            if "auth" not in self.scope:
+                raise ImproperlyConfigured("AuthenticationMiddleware must be installed to access request.auth")
+            return self.scope["auth"]
+
+        @property
+        def user(self) -> Any:
+            """``scope["user"]``, set by Lilya's ``AuthenticationMiddleware``.
+
+            Raises:
+                ImproperlyConfigured: no authentication middleware ran (Lilya's class and message).
+            """
+            if "user" not in self.scope:
+                raise ImproperlyConfigured("AuthenticationMiddleware must be installed to access request.user")
+            return self.scope["user"]
+
+        @property
+        def session(self) -> Any:
+            """dict: ``scope["session"]``, set by Lilya's ``SessionMiddleware``.
+
+            Raises:
+                ImproperlyConfigured: no session middleware ran (Lilya's class and message).
+            """
+            if "session" not in self.scope:
+                raise ImproperlyConfigured("SessionMiddleware must be installed to access request.session")
+            return self.scope["session"]
+
+        @property
+        def is_server_push(self) -> bool:
+            """bool: ``scope["server_push"]`` (default ``False``), as Lilya."""
+            return bool(self.scope.get("server_push", False))
+
+        @property
+        def is_server_pull(self) -> bool:
+            """bool: ``scope["server_pull"]`` (default ``False``), as Lilya."""
+            return bool(self.scope.get("server_pull", False))
+
+        def set_session(self, value: Any) -> None:
+            """Set ``scope["session"]`` to ``value`` (Lilya's ``Connection.set_session``)."""
+            self.scope["session"] = value
+
+        def clear_session(self) -> None:
+            """Set ``scope["session"]`` to ``None`` (Lilya's ``Connection.clear_session``)."""
+            self.scope["session"] = None
+
+        if _URL is not None:
+
+            @property
+            def url(self) -> Any:
+                """lilya.datastructures.URL: the connection's URL, built once as Lilya builds it
+                (``URL.build_from_scope``: the ``Host`` header, else ``server``)."""
+                url = self.__dict__.get("_lilya_url")
+                if url is None:
+                    url = self.__dict__["_lilya_url"] = _URL.build_from_scope(scope=self.scope)
+                return url
+
+            @property
+            def base_url(self) -> Any:
+                """lilya.datastructures.URL: the application's root URL (``app_root_path``, else
+                ``root_path``, with a trailing slash), as Lilya builds it."""
+                url = self.__dict__.get("_lilya_base_url")
+                if url is None:
+                    scope = dict(self.scope)
+                    root = scope.get("app_root_path", scope.get("root_path", ""))
+                    scope["path"] = root if root.endswith("/") else root + "/"
+                    scope["query_string"] = b""
+                    scope["root_path"] = root
+                    url = self.__dict__["_lilya_base_url"] = _URL.build_from_scope(scope=scope)
+                return url
+
+        def is_secure(self) -> bool:
+            """bool: the scheme is ``https`` or ``wss`` (Lilya's ``Connection.is_secure()``, a method)."""
+            return bool(self.url.is_secure)
+
+        def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+            """The absolute URL of the route ``name``, built by the router (or app) in the scope.
+
+            Args:
+                name (str): the route name.
+                **path_params: its path parameters.
+
+            Returns:
+                lilya.datastructures.URL: the absolute URL (Lilya's ``URLPath.make_absolute_url``).
+
+            Raises:
+                RuntimeError: the scope has neither ``router`` nor ``app`` (Lilya's message).
+                lilya.exceptions.NoMatchFound: no route of that name and parameters.
+            """
+            router = self.scope.get("router") or self.scope.get("app")
+            if router is None:
+                raise RuntimeError("The `url_for` method can only be used inside a Lilya application or with a router.")
+            url_path = router.url_path_for(name, **path_params)
+            if hasattr(url_path, "make_absolute_url"):
+                return url_path.make_absolute_url(base_url=self.base_url)
+            return (_URL or _FastwsURL)(url_path)
+
+        def path_for(self, name: str, /, **path_params: Any) -> Any:
+            """Lilya's name for ``url_path_for`` (same arguments, result and errors)."""
+            return self.url_path_for(name, **path_params)
+
+        def url_for(self, name: str, /, **path_params: Any) -> Any:
+            """``path_for`` under Starlette's name: Lilya 0.29's class has no ``url_for``; code written
+            for Starlette gets Lilya's routing (same arguments, result and errors as ``path_for``)."""
+            return self.url_path_for(name, **path_params)
+
+        async def send_denial_response(self, response: Any) -> None:
+            """Reject the handshake with an HTTP response (the ASGI "WebSocket Denial Response" extension).
+
+            Args:
+                response: an ASGI app, such as a ``lilya.responses.Response``.
+
+            Raises:
+                RuntimeError: the server does not list ``websocket.http.response`` in
+                    ``scope["extensions"]`` (Lilya docs, WebSockets, "Send Denial Response": "In
+                    the absence of support, attempting to use it will result in a RuntimeError");
+                    or the connection was already accepted.
+                WebSocketRuntimeError: the connection was already closed.
+            """
+            if "websocket.http.response" not in (self.scope.get("extensions") or {}):
+                raise RuntimeError("The server doesn't support the Websocket Denial Response extension.")
+            await _connection.send_denial_response(self, response, base)
+
+        send_response = send_denial_response
+
         def add_cleanup(self, fn: Callable[[], Any]) -> None:
             """Register ``fn`` to run after ``close()`` (awaited when it returns an awaitable).
 
@@ -253,8 +424,7 @@ def install() -> list[str]:
     dialect's class. Call it once, before the app is imported. Idempotent (a second call returns
     ``[]``).
 
-    Limits: modules outside ``lilya`` that imported the class before the call keep it; Lilya-only
-    extras of its ``Connection`` base beyond the documented WebSocket API are not provided.
+    Limits: modules outside ``lilya`` that imported the class before the call keep it.
 
     Returns:
         list[str]: the ``"module.name"`` globals rebound by this call.

@@ -18,6 +18,11 @@ serves the per-message methods from the compiled core once the connection is acc
 * ``close(code=1000, reason=None)``: only when accepted (a no-op otherwise), then ``accepted`` is
   ``False`` again.
 
+* no connection info: MicroPie's class has no scope, so ``headers``, ``url``, ``query_params``,
+  ``cookies`` and the rest of ``SCOPE_ATTRIBUTES`` raise ``AttributeError`` as on MicroPie's class
+  (handlers read them from ``self.request``, MicroPie's ``WebSocketRequest``);
+* ``close(code, reason)`` and ``accept(subprotocol)`` hand their arguments to the server unchecked.
+
 Without MicroPie installed, a look-alike ``ConnectionClosed`` is used.
 
 Source: the MicroPie seed doc ("WebSocket class") and ``micropie.py`` 0.32.
@@ -34,7 +39,7 @@ from typing import Any
 from fastws import _types, _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
 
-__all__ = ["ConnectionClosed", "WebSocket", "build", "install"]
+__all__ = ["SCOPE_ATTRIBUTES", "ConnectionClosed", "WebSocket", "build", "install"]
 
 _micropie = import_optional("micropie")
 
@@ -88,6 +93,38 @@ def _convert(expected: str, message: Any) -> Any:
     if expected == "text":
         return message.get("text", message.get("bytes", b"").decode("utf-8", "ignore"))
     return message.get("bytes", b"") or message.get("text", "").encode("utf-8")
+
+
+#: fastws's connection info, which needs a scope: MicroPie's class has none of these (it is built
+#: from ``(receive, send)`` alone; handlers read the request as ``self.request``, MicroPie's
+#: ``WebSocketRequest``), so the dialect has none either: reading one raises ``AttributeError``, as
+#: on MicroPie's class, and ``hasattr(ws, "headers")`` is ``False`` (issue 18).
+SCOPE_ATTRIBUTES = (
+    "app",
+    "auth",
+    "base_url",
+    "client",
+    "cookies",
+    "headers",
+    "path_params",
+    "query_params",
+    "session",
+    "url",
+    "url_for",
+    "user",
+)
+
+
+def _absent(name: str) -> property:
+    def get(self: Any) -> Any:
+        raise AttributeError(
+            f"'WebSocket' object has no attribute {name!r}: MicroPie's WebSocket is built without the "
+            "scope; read it from the request (self.request in a MicroPie handler)",
+            name=name,
+            obj=self,
+        )
+
+    return property(get, doc=f"Absent, as on MicroPie's class: raises ``AttributeError`` ({name!r}).")
 
 
 async def _raise(exc: BaseException) -> Any:
@@ -294,6 +331,8 @@ def build(base: Any) -> Any:
                 await base_close(self, code, reason)
                 self.accepted = False
 
+    for name in SCOPE_ATTRIBUTES:
+        setattr(WebSocket, name, _absent(name))
     WebSocket.__module__ = __name__
     WebSocket.__qualname__ = "WebSocket"
     return WebSocket

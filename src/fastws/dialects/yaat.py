@@ -13,6 +13,9 @@ What Yaat's class does differently from Starlette's, and this dialect reproduces
   (a ``RuntimeError``) for receive/send after disconnect/close, ``yaat.websockets.WebSocketDisconnect``
   with ``.code`` only; a failing server ``send`` raises its ``OSError``.
 
+* connection info (``url``, ``headers``, ``query_params``, ``cookies``, ``client``) is built with
+  Yaat's own ``yaat.components`` classes, as Yaat's ``HTTPConnection`` builds it.
+
 Yaat's known bug, and the choice made here: Yaat 0.1.10 assigns ``self.cleint_state`` on a
 ``websocket.disconnect`` (a typo), so its ``client_state`` never reaches DISCONNECTED and a receive
 after a disconnect awaits the server again. This dialect follows Yaat's documented intent: the
@@ -27,6 +30,7 @@ Source: the Yaat seed doc ("WebSockets") and ``yaat/websockets.py``, ``yaat/cons
 from __future__ import annotations
 
 import enum
+import http.cookies
 import json
 import sys
 from typing import Any
@@ -46,9 +50,11 @@ __all__ = [
 
 _yaat_websockets = import_optional("yaat.websockets")
 
+_yaat_components: Any = None
 if _yaat_websockets is not None:
     WebSocketCloseEvent: Any = import_optional("yaat.constants").WebSocketCloseEvent
     WebSocketException: Any = import_optional("yaat.exceptions").WebSocketException
+    _yaat_components = import_optional("yaat.components")
 
     WebSocketStates: Any = _yaat_websockets.WebSocketStates
     WebSocketDisconnect: Any = _yaat_websockets.WebSocketDisconnect
@@ -175,6 +181,66 @@ def build(base: Any) -> Any:
         _fastws_states = _STATES
         _fastws_error = staticmethod(_error)
 
+        if _yaat_components is not None:
+            # Connection info as Yaat's HTTPConnection builds it (yaat/requests.py 0.1.10), with
+            # Yaat's own classes: a repeated query key gives a list, a repeated header its last
+            # value, and the URL has Yaat's members (is_secure() called, host, server, url).
+
+            @property
+            def url(self) -> Any:
+                """yaat.components.URL: the connection's URL (``str(url)``, ``url.scheme``, ``url.host``,
+                ``url.port``, ``url.server``, ``url.path``, ``url.query``, ``url.url``,
+                ``url.is_secure()``), built once as Yaat builds it.
+
+                Raises:
+                    KeyError: the scope has no ``path`` or ``headers``, as in Yaat.
+                """
+                url = self.__dict__.get("_yaat_url")
+                if url is None:
+                    url = self.__dict__["_yaat_url"] = _yaat_components.URL(scope=self.scope)
+                return url
+
+            @property
+            def headers(self) -> Any:
+                """yaat.components.Headers: the handshake headers as a dict of latin-1 strings (a
+                repeated header keeps its last value), built once as Yaat builds it."""
+                headers = self.__dict__.get("_yaat_headers")
+                if headers is None:
+                    headers = self.__dict__["_yaat_headers"] = _yaat_components.Headers(self.scope["headers"])
+                return headers
+
+            @property
+            def query_params(self) -> Any:
+                """yaat.components.QueryParams: the query string as a dict (a repeated key gives the
+                list of its values, blank values kept), built once as Yaat builds it."""
+                params = self.__dict__.get("_yaat_query_params")
+                if params is None:
+                    params = self.__dict__["_yaat_query_params"] = _yaat_components.QueryParams(
+                        self.scope["query_string"]
+                    )
+                return params
+
+            @property
+            def cookies(self) -> dict[str, str]:
+                """dict[str, str]: the ``Cookie`` header parsed by ``http.cookies.SimpleCookie``, as Yaat."""
+                cookies = self.__dict__.get("_yaat_cookies")
+                if cookies is None:
+                    cookies = {}
+                    raw = self.headers.get("cookie")
+                    if raw:
+                        cookie = http.cookies.SimpleCookie()
+                        cookie.load(raw)
+                        for key, morsel in cookie.items():
+                            cookies[key] = morsel.value
+                    self.__dict__["_yaat_cookies"] = cookies
+                return cookies
+
+            @property
+            def client(self) -> Any:
+                """yaat.components.Address | None: the client's address, ``None`` when unknown."""
+                host, port = self.scope.get("client") or (None, None)
+                return _yaat_components.Address(host, port) if host else None
+
         @property
         def path(self) -> str:
             """str: the request path (``scope["path"]``), as Yaat's ``HTTPConnection.path``."""
@@ -280,9 +346,7 @@ def install() -> list[str]:
     ``yaat.websockets.WebSocket``. Call it once, before the app is imported. Idempotent (a second
     call returns ``[]``).
 
-    Limits: modules outside ``yaat`` that imported the class before the call keep it; the
-    connection info (``headers``, ``query_params``, ``url``...) is fastws's (Starlette-shaped), not
-    Yaat's ``HTTPConnection`` classes.
+    Limits: modules outside ``yaat`` that imported the class before the call keep it.
 
     Returns:
         list[str]: the ``"module.name"`` globals rebound by this call.

@@ -253,6 +253,7 @@ def test_serve_forwards_uvicorn_options_to_every_worker(impl: Any) -> None:
                 forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
                 by_pid: dict[int, dict[str, Any]] = {}
                 opened = []
+                first_on_worker = []
                 try:
                     # The kernel picks the worker (the second may still be starting): connect,
                     # holding every connection open, until both have served one (bounded).
@@ -261,13 +262,15 @@ def test_serve_forwards_uvicorn_options_to_every_worker(impl: Any) -> None:
                         ws = await connect(url, open_timeout=5, close_timeout=2, additional_headers=forwarded)
                         opened.append(ws)
                         hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                        by_pid.setdefault(hello["pid"], hello)
+                        if hello["pid"] not in by_pid:
+                            by_pid[hello["pid"]] = hello
+                            first_on_worker.append(ws)
                         await ws.send("hi")
                         assert await asyncio.wait_for(ws.recv(), 5) == "ack:hi"
                         if len(by_pid) == 2:
                             break
                         await asyncio.sleep(0.05)
-                    for ws in opened[-2:]:
+                    for ws in first_on_worker:  # one connection on each worker
                         await ws.send("x" * 1025)  # one byte over --ws-max-size
                         with pytest.raises(ConnectionClosedError) as closed:
                             await asyncio.wait_for(ws.recv(), 5)

@@ -255,41 +255,43 @@ def test_serve_forwards_uvicorn_options_to_every_worker(impl: Any) -> None:
                 opened = []
                 first_on_worker = []
                 try:
-                    # The kernel picks the worker (the second may still be starting): connect,
-                    # holding every connection open, until both have served one (bounded).
-                    deadline = asyncio.get_running_loop().time() + 15
-                    while len(opened) < 200 and asyncio.get_running_loop().time() < deadline:
-                        ws = await connect(url, open_timeout=5, close_timeout=2, additional_headers=forwarded)
+                    # The kernel picks the worker. Connect once, then stop the worker that served
+                    # (SIGSTOP) so that the next connection can only be accepted by the other one
+                    # (which may still be starting): both workers serve, deterministically.
+                    for attempt in range(2):
+                        ws = await connect(url, open_timeout=20, close_timeout=2, additional_headers=forwarded)
                         opened.append(ws)
-                        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                        if hello["pid"] not in by_pid:
-                            by_pid[hello["pid"]] = hello
-                            first_on_worker.append(ws)
+                        hello = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                        assert hello["pid"] not in by_pid, "a stopped worker accepted a connection"
+                        by_pid[hello["pid"]] = hello
+                        first_on_worker.append(ws)
+                        if attempt == 0:
+                            os.kill(hello["pid"], signal.SIGSTOP)
+                    for pid in by_pid:
+                        os.kill(pid, signal.SIGCONT)
+                    for ws in first_on_worker:
                         await ws.send("hi")
                         assert await asyncio.wait_for(ws.recv(), 5) == "ack:hi"
-                        if len(by_pid) == 2:
-                            break
-                        await asyncio.sleep(0.05)
                     for ws in first_on_worker:  # one connection on each worker
                         await ws.send("x" * 1025)  # one byte over --ws-max-size
                         with pytest.raises(ConnectionClosedError) as closed:
                             await asyncio.wait_for(ws.recv(), 5)
                         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
                 finally:
+                    for pid in by_pid:
+                        os.kill(pid, signal.SIGCONT)
                     for ws in opened:
                         await ws.close()
                 return by_pid, await stop(process)
 
     by_pid, stderr = asyncio.run(scenario())
     assert "Traceback" not in stderr, stderr
-    assert by_pid
+    assert len(by_pid) == 2
     for hello in by_pid.values():
         check_landing(hello, impl.name)
         assert hello["root_path"] == "/api"  # --root-path
         assert hello["client"][0] == "203.0.113.9"  # --proxy-headers: X-Forwarded-For from a trusted peer
         assert hello["scheme"] == "wss"  # X-Forwarded-Proto: https
-    if len(by_pid) < 2:  # the options were checked on the one worker that served
-        pytest.skip("the kernel gave every connection to one worker for 15 s")
 
 
 @pytest.mark.e2e

@@ -386,18 +386,24 @@ def test_chat_on_memory_broker_exactly_once(impl: Any) -> None:
 @needs_redis
 def test_chat_serve_workers_2_on_redis_exactly_once(impl: Any, redis_server: RedisServer) -> None:
     # `fastws serve --workers 2`: both workers share one listening socket, so the kernel decides
-    # which one accepts; clients connect until both workers have some (bounded).
+    # which one accepts. Each join after the first stops the worker that took the previous one
+    # (SIGSTOP) so the other must accept: two members on each worker, deterministically.
     async def scenario() -> None:
         async with serve(redis_server.url, impl.name, "--workers", "2") as port:
             by_pid: dict[int, list[Any]] = {}
+            stopped: int | None = None
             try:
-                for _ in range(40):
+                for _ in range(4):
                     ws, pid = await join(port, "lobby")
+                    assert pid != stopped, "a stopped worker accepted a connection"
                     by_pid.setdefault(pid, []).append(ws)
-                    if len(by_pid) == 2 and all(len(v) >= 2 for v in by_pid.values()):
-                        break
-                if len(by_pid) < 2:
-                    pytest.skip("the kernel gave all 40 connections to one worker")
+                    if stopped is not None:
+                        os.kill(stopped, signal.SIGCONT)
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped = pid
+                os.kill(pid, signal.SIGCONT)
+                stopped = None
+                assert sorted(len(sockets) for sockets in by_pid.values()) == [2, 2]
                 members = [ws for sockets in by_pid.values() for ws in sockets]
                 for k, ws in enumerate(members):
                     await ws.send(f"w{k}")
@@ -407,6 +413,8 @@ def test_chat_serve_workers_2_on_redis_exactly_once(impl: Any, redis_server: Red
                 for ws in members:
                     await quiet(ws, 0.1)
             finally:
+                if stopped is not None:
+                    os.kill(stopped, signal.SIGCONT)
                 for sockets in by_pid.values():
                     for ws in sockets:
                         await ws.close()

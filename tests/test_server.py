@@ -454,7 +454,8 @@ def test_handshake_errors(live: LiveServer, kwargs: dict[str, str], status: int)
 
 
 def test_aiohttp_client(live: LiveServer) -> None:
-    aiohttp = pytest.importorskip("aiohttp")  # not in the test extra yet: skipped without it
+    import aiohttp  # the test extra brings it (FASTWS_STRICT_TESTS: never a skip in CI)
+
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(
@@ -472,7 +473,7 @@ def test_aiohttp_client(live: LiveServer) -> None:
 
 
 def test_picows_client(live: LiveServer) -> None:
-    picows = pytest.importorskip("picows")
+    import picows
 
     async def scenario() -> None:
         received: asyncio.Queue[Any] = asyncio.Queue()
@@ -517,7 +518,7 @@ def test_messages_before_a_protocol_error_are_answered_first(live: LiveServer) -
 
 @pytest.mark.parametrize("compress", [0, 15])
 def test_aiohttp_with_and_without_compression(live: LiveServer, compress: int) -> None:
-    aiohttp = pytest.importorskip("aiohttp")
+    import aiohttp
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(f"{live.ws}/echo", compress=compress) as ws:

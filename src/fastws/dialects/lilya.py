@@ -95,9 +95,8 @@ else:  # Lilya is not installed: look-alikes
             self.reason = reason or ""
 
 
-_Address: Any = _FastwsAddress
-if _lilya_websockets is not None:
-    from lilya._internal._message import Address as _Address
+# Lilya's Address (a private module at 0.29): fastws's, same fields, if it moves.
+_Address: Any = getattr(import_optional("lilya._internal._message"), "Address", None) or _FastwsAddress
 
 # Lilya has no RESPONSE state; fastws's is reported while a denial response is being sent (an
 # extension fastws supports and Lilya 0.29's class does not).

@@ -18,7 +18,13 @@ Delivery is at most once: when the Redis connection is lost the hub reconnects w
 exponential backoff, resubscribes, and then every subscriber of every channel receives a
 ``Gap(reason="disconnected")``; ``publish`` raises ``BrokerUnavailable`` while Redis is down.
 Nothing grows without bound: each subscription holds at most ``max_pending`` messages, dropping
-the oldest and yielding ``Gap(reason="overflow", missed=N)`` for a slow reader.
+the oldest and yielding ``Gap(reason="overflow", missed=N)`` for a slow reader, and everything the
+hub keeps for a channel (its subscriber set, its lock, the broker subscription) is released when
+its last local subscriber leaves, so per-user or per-document channels can come and go forever.
+
+On Redis a payload published by any client arrives byte for byte: as ``str`` when it is valid
+UTF-8, else as ``bytes``; between fastws hubs ``str`` and ``bytes`` stay exact (a marker,
+``fastws.pubsub.MARKER``, types binary payloads; docs/fanout.md, "Wire format on Redis").
 
 Source: Redis "Pub/Sub" documentation; redis-py 5+ ``redis.asyncio``.
 """
@@ -35,9 +41,11 @@ from fastws.pubsub._hub import (
     Subscription,
     backend_from_url,
 )
+from fastws.pubsub._wire import MARKER, pack, unpack
 
 __all__ = [
     "DEFAULT_MAX_PENDING",
+    "MARKER",
     "Backend",
     "BrokerUnavailable",
     "Gap",
@@ -45,4 +53,6 @@ __all__ = [
     "Message",
     "Subscription",
     "backend_from_url",
+    "pack",
+    "unpack",
 ]

@@ -88,6 +88,15 @@ def backend_from_url(url: str, **options: Any) -> Backend:
     raise ValueError(f"unknown broker URL {url!r}: expected memory:// or redis://HOST:PORT")
 
 
+class _ChannelGuard:
+    # A channel's lock and how many subscribe/unsubscribe calls hold it or wait for it.
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class Subscription:
     """One subscriber to one channel: an async iterator of ``str``/``bytes`` messages and ``Gap``
     events, and an async context manager.
@@ -189,7 +198,9 @@ class Hub:
         **options: for the backend; Redis (all in seconds): ``backoff_initial`` (0.05) and
             ``backoff_max`` (2.0) of the reconnect delay, ``connect_timeout`` (2.0, also the most a
             ``publish`` waits), ``subscribe_timeout`` (5.0), ``ping_interval`` (10.0) and
-            ``ping_timeout`` (5.0) of the liveness check on the listening connection.
+            ``ping_timeout`` (5.0) of the liveness check on the listening connection;
+            ``max_connections`` (32): publishing connections at most, more concurrent publishes
+            wait for one (at most ``connect_timeout``).
 
     Use it as ``async with Hub(url) as hub:`` (or ``await hub.start()`` / ``await hub.aclose()``)
     on the event loop that uses it. One backend subscription serves all the local subscribers of a
@@ -207,7 +218,7 @@ class Hub:
         self.max_pending = max_pending
         self._backend = backend_from_url(url, **options)
         self._channels: dict[str, set[Subscription]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._guards: dict[str, _ChannelGuard] = {}
         self._started = False
         self._closed = False
 
@@ -261,6 +272,8 @@ class Hub:
 
         Raises:
             TypeError: ``message`` is neither ``str`` nor ``bytes``.
+            UnicodeEncodeError: a ``str`` holding a lone surrogate, which has no UTF-8 form (no
+                broker payload and no WebSocket text message can carry it); on every backend.
             BrokerUnavailable: the broker could not be reached or did not answer in time. Nothing
                 is queued, and the command is never retried (a retry could deliver it twice), so
                 if the reply was what got lost the message may still have been delivered.
@@ -268,6 +281,8 @@ class Hub:
         """
         if not isinstance(message, (str, bytes)):
             raise TypeError(f"publish takes str or bytes, got {type(message).__name__}")
+        if isinstance(message, str) and not message.isascii():
+            message.encode("utf-8")  # raises for a lone surrogate, as the Redis backend would
         await self.start()
         await self._backend.publish(channel, message)
 
@@ -276,35 +291,60 @@ class Hub:
         return len(self._channels.get(channel, ()))
 
     # -- internal --------------------------------------------------------------------------------
-    def _lock(self, channel: str) -> asyncio.Lock:
-        lock = self._locks.get(channel)
-        if lock is None:
-            lock = self._locks[channel] = asyncio.Lock()
-        return lock
+    def _guard(self, channel: str) -> _ChannelGuard:
+        # The channel's lock, held in `_guards` only while someone holds it or waits for it, so a
+        # channel left by its last subscriber leaves nothing behind (bounded under churn).
+        guard = self._guards.get(channel)
+        if guard is None:
+            guard = self._guards[channel] = _ChannelGuard()
+        guard.users += 1
+        return guard
+
+    def _release(self, channel: str, guard: _ChannelGuard) -> None:
+        guard.users -= 1
+        if guard.users == 0 and self._guards.get(channel) is guard:
+            del self._guards[channel]
 
     async def _attach(self, subscription: Subscription) -> None:
         await self.start()
         channel = subscription.channel
         # Serialised per channel, so a subscribe and an unsubscribe of the same channel never
         # reach the broker in the wrong order.
-        async with self._lock(channel):
-            subscribers = self._channels.get(channel)
-            if subscribers is None:
-                await self._backend.subscribe(channel)
-                subscribers = self._channels[channel] = set()
-            subscribers.add(subscription)
+        guard = self._guard(channel)
+        try:
+            async with guard.lock:
+                subscribers = self._channels.get(channel)
+                if subscribers is None:
+                    try:
+                        await self._backend.subscribe(channel)
+                    except BaseException:
+                        # Cancelled (or failed) half way: the broker may have subscribed already;
+                        # nobody here wants the channel, so do not leave it subscribed.
+                        try:
+                            await self._backend.unsubscribe(channel)
+                        except Exception:  # the broker is unreachable: nothing is subscribed there
+                            pass
+                        raise
+                    subscribers = self._channels[channel] = set()
+                subscribers.add(subscription)
+        finally:
+            self._release(channel, guard)
 
     async def _detach(self, subscription: Subscription) -> None:
         channel = subscription.channel
-        async with self._lock(channel):
-            subscribers = self._channels.get(channel)
-            if subscribers is None:
-                return
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._channels[channel]
-                if not self._closed:
-                    await self._backend.unsubscribe(channel)
+        guard = self._guard(channel)
+        try:
+            async with guard.lock:
+                subscribers = self._channels.get(channel)
+                if subscribers is None:
+                    return
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._channels[channel]
+                    if not self._closed:
+                        await self._backend.unsubscribe(channel)
+        finally:
+            self._release(channel, guard)
 
     def _deliver(self, channel: str, message: Message) -> None:
         for subscription in self._channels.get(channel, ()):

@@ -7,9 +7,8 @@ confirmed them, reports a gap on each, because whatever was published meanwhile 
 pub/sub is at most once). redis-py's own silent reconnect-and-resubscribe is disabled (no retries
 on the listening client) so that no gap goes unreported.
 
-Wire format: a payload is one tag byte, ``t`` (the rest is UTF-8 text) or ``b`` (the rest is
-bytes), so subscribers receive the type that was published. A payload without a known tag (a
-publisher that is not fastws) is delivered as ``bytes``, whole.
+Wire format: ``fastws.pubsub._wire`` (a foreign payload arrives byte for byte, as ``str`` when
+it is valid UTF-8, else ``bytes``; ``bytes`` from a fastws hub carry a NUL-led marker).
 
 Source: Redis "Pub/Sub" documentation (SUBSCRIBE, PUBLISH, at-most-once delivery); redis-py 5+
 ``redis.asyncio`` (``Redis.from_url``, ``PubSub.get_message``, ``retry.Retry``).
@@ -29,26 +28,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from fastws.pubsub._hub import BrokerUnavailable, Message
+from fastws.pubsub._wire import pack, unpack
 
 __all__ = ["RedisBackend"]
 
 _ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-def _pack(message: Message) -> bytes:
-    return b"t" + message.encode("utf-8") if isinstance(message, str) else b"b" + message
-
-
-def _unpack(payload: bytes) -> Message:
-    tag = payload[:1]
-    if tag == b"t":
-        try:
-            return payload[1:].decode("utf-8")
-        except UnicodeDecodeError:
-            return payload
-    if tag == b"b":
-        return payload[1:]
-    return payload
 
 
 class RedisBackend:
@@ -65,6 +49,9 @@ class RedisBackend:
         ping_interval (float): seconds of silence on the listening connection after which it sends
             a PING; ping_timeout (float): seconds it then waits for any answer before it treats
             the connection as lost (a frozen server, or a host gone without a TCP reset).
+        max_connections (int): connections the publisher opens at most; more concurrent
+            ``publish`` calls wait for a free one (at most ``connect_timeout``, then
+            ``BrokerUnavailable``).
     """
 
     def __init__(
@@ -77,6 +64,7 @@ class RedisBackend:
         connect_timeout: float = 2.0,
         ping_interval: float = 10.0,
         ping_timeout: float = 5.0,
+        max_connections: int = 32,
     ) -> None:
         self.url = url
         self.backoff_initial = backoff_initial
@@ -85,6 +73,7 @@ class RedisBackend:
         self.connect_timeout = connect_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
+        self.max_connections = max_connections
         # A channel of our own keeps the listening connection subscribed even with no app channel.
         self._control = f"fastws:hub:{os.getpid()}:{id(self):x}:{random.getrandbits(32):08x}"
         self._wanted: set[str] = set()
@@ -104,12 +93,18 @@ class RedisBackend:
         # No retries: a PUBLISH whose reply was lost may have been delivered, and sending it
         # again would deliver it twice. The pool replaces a connection the server closed before
         # using it, so a restarted server costs no failed publish.
-        self._publisher = aioredis.Redis.from_url(
+        # A blocking pool: more concurrent publishes than connections wait for one (at most
+        # connect_timeout) instead of failing (redis-py's default pool raises "Too many
+        # connections" past 100).
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
+            max_connections=self.max_connections,
+            timeout=self.connect_timeout,
             retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=self.connect_timeout,
             socket_timeout=self.connect_timeout,
         )
+        self._publisher = aioredis.Redis.from_pool(pool)
         self._listener = aioredis.Redis.from_url(
             self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=self.connect_timeout
         )
@@ -152,7 +147,7 @@ class RedisBackend:
                     channel = message["channel"]
                     channel = channel.decode("utf-8") if isinstance(channel, bytes) else channel
                     if kind == "message":
-                        self._deliver(channel, _unpack(message["data"]))
+                        self._deliver(channel, unpack(message["data"]))
                     elif kind == "subscribe":
                         failures = 0  # Redis answers: the backoff starts over next time
                         future = self._confirmed.pop(channel, None)
@@ -208,8 +203,9 @@ class RedisBackend:
                 pass  # a reconnect will not resubscribe it
 
     async def publish(self, channel: str, message: Message) -> None:
+        payload = pack(message)
         try:
-            await self._publisher.publish(channel, _pack(message))
+            await self._publisher.publish(channel, payload)
         except _ERRORS as exc:
             raise BrokerUnavailable(f"cannot publish to {channel!r} on {self.url}: {exc}") from exc
 

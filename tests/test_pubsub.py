@@ -417,6 +417,36 @@ def test_fastws_hubs_keep_str_and_bytes_exact_and_foreign_subscribers_read_text(
     run(scenario)
 
 
+@needs_redis
+def test_many_concurrent_publishes_wait_for_a_connection_instead_of_failing(redis_server: RedisServer) -> None:
+    # redis-py's default pool raises "Too many connections" past 100 at once; the hub's waits.
+    async def scenario() -> None:
+        async with hub_for(redis_server.url, max_connections=4) as hub, hub.subscribe("c", max_pending=500) as sub:
+            await asyncio.gather(*(hub.publish("c", f"m{i}") for i in range(300)))
+            assert sorted(await take(sub, 300)) == sorted(f"m{i}" for i in range(300))
+
+    run(scenario)
+
+
+@needs_redis
+def test_a_subscribe_cancelled_half_way_leaves_no_subscription(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with hub_for(redis_server.url) as hub:
+            backend: Any = hub._backend
+            entering = asyncio.ensure_future(hub.subscribe("c").__aenter__())
+            await asyncio.sleep(0)  # SUBSCRIBE is on its way; the confirmation is not in yet
+            entering.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await entering
+            assert hub.subscribers("c") == 0 and hub._guards == {} and hub._channels == {}
+            assert "c" not in backend._wanted and "c" not in backend._confirmed
+            async with hub.subscribe("other"):  # still works; "c" was unsubscribed in order
+                await asyncio.sleep(0.05)
+                assert b"c" not in backend._pubsub.channels
+
+    run(scenario)
+
+
 # -- bounded under channel churn ------------------------------------------------------------------
 CHURN_CHANNELS = 20_000
 CHURN_BATCH = 250  # channels subscribed at once

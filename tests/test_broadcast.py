@@ -6,6 +6,7 @@ server side is in memory (a ``send`` whose speed each test controls), so timing 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import socket
 import time
@@ -29,6 +30,8 @@ class Peer:
         self.sent: list[dict[str, Any]] = []
         self.gate: asyncio.Event | None = asyncio.Event() if slow else None
         self.fail = False
+        #: Raised by every ``websocket.send`` (after the gate), while close events still go through.
+        self.error: BaseException | None = None
         self.events: list[dict[str, Any]] = [{"type": "websocket.connect"}]
 
     async def receive(self) -> dict[str, Any]:
@@ -42,6 +45,8 @@ class Peer:
             await self.gate.wait()
             if self.fail:
                 raise OSError("connection reset by peer")
+        if message["type"] == "websocket.send" and self.error is not None:
+            raise self.error
         self.sent.append(message)
 
     @property
@@ -51,6 +56,16 @@ class Peer:
     @property
     def closes(self) -> list[int]:
         return [m["code"] for m in self.sent if m["type"] == "websocket.close"]
+
+
+@pytest.fixture(autouse=True)
+def fanout_step(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test on one implementation uses that implementation's broadcast step too
+    (``fastws._fanout_c`` or its twin ``fastws._fanout_py``), not only its WebSocket."""
+    if "impl" in request.fixturenames:
+        step = importlib.import_module(f"fastws._fanout_{request.getfixturevalue('impl').name}")
+        monkeypatch.setattr(fanout, "Pass", step.Pass)
+        monkeypatch.setattr(fanout, "start_each", step.start_each)
 
 
 async def connect(impl: Any, slow: bool = False) -> tuple[Any, Peer]:
@@ -284,6 +299,201 @@ def test_a_send_that_fails_after_suspending_ends_the_sender(impl: Any) -> None:
         assert box.closed and box.queued == 0 and box.dropped == 2 and box.sent == 0
         assert (await broadcast([ws, other], "late")) == BroadcastResult(delivered=1, closed=1)
         assert other_peer.texts == ["m0", "m1", "m2", "late"]
+
+    run(scenario)
+
+
+# -- the sender's failure modes: each leaves the outbox in a defined state ------------------------
+class Reported:
+    """Collects what reaches the event loop's exception handler."""
+
+    def __init__(self) -> None:
+        self.contexts: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: self.contexts.append(context))
+
+    @property
+    def exceptions(self) -> list[BaseException]:
+        return [context["exception"] for context in self.contexts]
+
+
+def assert_closed_and_empty(box: Outbox) -> None:
+    assert box.closed and box.queued == 0 and box.queued_bytes == 0 and box._queue == ()
+    assert not box.busy  # no sender, and nothing queued without one
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bug in a middleware"), TypeError("bad event"), ValueError("x")])
+def test_unexpected_error_inline_closes_with_1011_and_is_reported(impl: Any, error: Exception) -> None:
+    async def scenario() -> None:
+        reported = Reported()
+        (ws, peer), (ok, ok_peer) = await connect(impl), await connect(impl)
+        peer.error = error
+        assert await broadcast([ws, ok], "one") == BroadcastResult(delivered=1, closed=1)
+        box = outbox_of(ws)
+        assert box.error is error and box.closed
+        assert await box.join(2.0)  # the 1011 close task ran
+        assert_closed_and_empty(box)
+        assert peer.closes == [1011] and peer.texts == []
+        assert reported.exceptions == [error]  # said once, with the exception
+        assert "1011" in reported.contexts[0]["message"]
+        assert await broadcast([ws, ok], "two") == BroadcastResult(delivered=1, closed=1)
+        assert ok_peer.texts == ["one", "two"]
+        assert peer.closes == [1011]  # nothing after the close
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bug"), KeyError("k")])
+def test_unexpected_error_in_the_sender_discards_the_queue_and_closes_with_1011(impl: Any, error: Exception) -> None:
+    async def scenario() -> None:
+        reported = Reported()
+        (ws, peer), (ok, ok_peer) = await connect(impl, slow=True), await connect(impl)
+        for i in range(4):
+            assert (await broadcast([ws, ok], f"m{i}")).delivered == 2
+        box = outbox_of(ws)
+        assert box.busy and box.queued == 3  # m0 in flight, 3 queued
+        peer.error = error
+        peer.gate.set()  # the in-flight send resumes and fails
+        assert await box.join(2.0)
+        assert_closed_and_empty(box)
+        assert box.dropped == 3 and box.sent == 0 and box.error is error
+        assert peer.closes == [1011] and reported.exceptions == [error]
+        # No inline send past the discarded queue: the connection counts as closed now.
+        assert await broadcast([ws, ok], "late") == BroadcastResult(delivered=1, closed=1)
+        assert ok_peer.texts == ["m0", "m1", "m2", "m3", "late"]
+        assert peer.texts == []
+
+    run(scenario)
+
+
+def test_a_send_after_the_app_closed_is_gone_not_a_bug(impl: Any) -> None:
+    # The WebSocket says why (WebSocketDisconnected, a RuntimeError): gone, no 1011, no report.
+    async def scenario() -> None:
+        reported = Reported()
+        ws, peer = await connect(impl, slow=True)
+        await broadcast([ws], "m0")  # in flight, suspended
+        await broadcast([ws], "m1")  # queued
+        box = outbox_of(ws)
+        peer.gate.set()
+        await ws.close()  # the endpoint closes while the sender still has m1 to send
+        assert await box.join(2.0)
+        assert_closed_and_empty(box)
+        assert box.error is None and reported.contexts == []
+        assert peer.closes == [1000] and peer.texts == ["m0"]
+
+    run(scenario)
+
+
+def test_starlette_runtime_error_after_close_is_gone_not_a_bug() -> None:
+    starlette_websockets = pytest.importorskip("starlette.websockets")
+
+    async def scenario() -> None:
+        reported = Reported()
+        peer = Peer()
+        ws = starlette_websockets.WebSocket(make_scope(), peer.receive, peer.send)
+        await ws.accept()
+        box = outbox_of(ws)
+        await ws.close()
+        # Starlette raises RuntimeError('Cannot call "send" once a close message has been sent.')
+        # and its state says DISCONNECTED: the connection is gone.
+        assert await broadcast([box], "x") == BroadcastResult(closed=1)
+        assert_closed_and_empty(box)
+        assert await broadcast([box], "y") == BroadcastResult(closed=1)
+        assert reported.contexts == [] and box.error is None
+        assert peer.closes == [1000]
+
+    run(scenario)
+
+
+def test_starlette_runtime_error_on_an_open_connection_is_a_bug() -> None:
+    starlette_websockets = pytest.importorskip("starlette.websockets")
+
+    async def scenario() -> None:
+        reported = Reported()
+        peer = Peer()
+        ws = starlette_websockets.WebSocket(make_scope(), peer.receive, peer.send)
+        await ws.accept()
+        peer.error = RuntimeError("not a departure")
+        assert await broadcast([ws], "x") == BroadcastResult(closed=1)
+        assert await outbox_of(ws).join(2.0)
+        assert peer.closes == [1011] and len(reported.contexts) == 1
+
+    run(scenario)
+
+
+def test_a_connection_not_accepted_yet_is_skipped_and_served_after_accept(impl: Any) -> None:
+    async def scenario() -> None:
+        reported = Reported()
+        peer = Peer()
+        ws = impl.WebSocket(make_scope(), peer.receive, peer.send)
+        assert await broadcast([ws], "early") == BroadcastResult(closed=1)
+        box = outbox_of(ws)
+        assert not box.closed and not box.busy and reported.contexts == []
+        await ws.accept()
+        assert await broadcast([ws], "late") == BroadcastResult(delivered=1)
+        assert peer.texts == ["late"]
+
+    run(scenario)
+
+
+def test_a_sender_cancelled_by_someone_else_leaves_no_queue_behind(impl: Any) -> None:
+    async def scenario() -> None:
+        reported = Reported()
+        ws, peer = await connect(impl, slow=True)
+        for i in range(3):
+            await broadcast([ws], f"m{i}")
+        box = outbox_of(ws)
+        task = box._task
+        assert task is not None and box.queued == 2
+        task.cancel()  # not through aclose: e.g. a TaskGroup or the server's shutdown
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert_closed_and_empty(box)
+        assert box.dropped == 2 and reported.contexts == []
+        peer.gate.set()
+        assert await broadcast([ws], "late") == BroadcastResult(closed=1)  # no send past a lost queue
+        await settle()
+        assert peer.texts == []
+
+    run(scenario)
+
+
+class Interrupt(BaseException):
+    """Stands for KeyboardInterrupt/SystemExit: not an error of the connection."""
+
+
+def test_a_base_exception_inline_closes_the_outbox_and_propagates(impl: Any) -> None:
+    async def scenario() -> None:
+        reported = Reported()
+        (ws, peer), (ok, ok_peer) = await connect(impl), await connect(impl)
+        peer.error = Interrupt()
+        with pytest.raises(Interrupt):
+            await broadcast([ws, ok], "x")
+        assert_closed_and_empty(outbox_of(ws))
+        assert reported.contexts == [] and peer.closes == []
+        assert await broadcast([ws, ok], "y") == BroadcastResult(delivered=1, closed=1)
+        assert ok_peer.texts == ["y"]  # the interrupted broadcast never reached it
+
+    run(scenario)
+
+
+def test_failures_inside_one_broadcast_do_not_stop_the_others(impl: Any) -> None:
+    # gone, closed, buggy, suspended and healthy connections in one call, each accounted for.
+    async def scenario() -> None:
+        reported = Reported()
+        pairs = [await connect(impl) for _ in range(4)]
+        slow_ws, slow_peer = await connect(impl, slow=True)
+        (gone, gone_peer), (closed, _), (buggy, buggy_peer), (ok, ok_peer) = pairs
+        gone_peer.fail = True
+        await closed.close()
+        buggy_peer.error = RuntimeError("bug")
+        sockets = [gone, slow_ws, closed, buggy, ok]
+        assert await broadcast(sockets, "a") == BroadcastResult(delivered=2, closed=3)
+        assert await broadcast(sockets, "b") == BroadcastResult(delivered=2, closed=3)
+        assert ok_peer.texts == ["a", "b"] and outbox_of(slow_ws).queued == 1
+        slow_peer.gate.set()
+        assert await outbox_of(slow_ws).join(2.0) and await outbox_of(buggy).join(2.0)
+        assert slow_peer.texts == ["a", "b"] and buggy_peer.closes == [1011]
+        assert len(reported.contexts) == 1
 
     run(scenario)
 

@@ -25,11 +25,32 @@ the first broadcast to that connection and is garbage with the scope. Its sender
 while messages are queued: it starts when the queue goes from empty to non-empty and returns as
 soon as the queue is empty again, so an idle connection costs no task. When nothing is queued or
 in flight, ``broadcast`` starts the send inline: a send the server completes at once needs no task
-at all; only a send that suspends (the transport applies backpressure) continues in a sender task,
-which then sends whatever was queued meanwhile. The task also ends, and
-the queue is discarded, when a send fails (the client went away: ``WebSocketDisconnect``; the
-connection was closed: ``WebSocketDisconnected``/``RuntimeError``), when the slow-consumer policy
-closes the connection, and when the outbox is closed with ``Outbox.aclose()``.
+at all (the per-connection step is compiled, ``fastws._fanout``, and drives each send with
+``PyIter_Send``: no ``StopIteration`` per connection); only a send that suspends (the transport
+applies backpressure) continues in a sender task, which then sends whatever was queued meanwhile.
+The task also ends, and the queue is discarded, when the slow-consumer policy closes the
+connection, when the outbox is closed with ``Outbox.aclose()``, and when a send fails.
+
+When a send fails
+-----------------
+Whichever exception ends a send (inline in ``broadcast`` or in the sender task), the outbox is
+left in a defined state: closed, its queue discarded, the connection counted ``closed`` by
+``broadcast`` from then on; never a queue without a sender. What the exception means decides the
+rest:
+
+* The connection is gone or closed: ``OSError`` from the server (the client left; the WebSocket
+  reports it as ``WebSocketDisconnect`` 1006), ``WebSocketDisconnected`` (the app closed it), or
+  any other exception after which the connection's state is no longer open (Starlette's
+  ``RuntimeError`` for a send after close, a dialect's own disconnect class). Nothing else to do.
+* The connection was never accepted (``application_state`` CONNECTING): that send is counted
+  ``closed`` and the outbox stays usable for after the accept.
+* Anything else (a ``RuntimeError`` on an open connection, a ``TypeError`` from a broken
+  middleware's ``send``): a bug, not a departure. It is reported through the event loop's
+  exception handler (asyncio logs it with its traceback), kept in ``Outbox.error``, and the
+  connection is closed with 1011 "Internal Error" (RFC 6455 section 7.4.1) by a task that
+  ``aclose`` cancels, so the client can reconnect instead of staying connected and fed nothing.
+* Cancellation (``aclose``, the policy, or whoever owns the task), ``KeyboardInterrupt`` and
+  ``SystemExit`` close the outbox and propagate.
 
 So that no task outlives its connection even when a send is stuck on a peer that stopped reading,
 the endpoint that owns the connection closes the outbox on the way out::
@@ -59,12 +80,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastws._codec import encode_json_text
+from fastws._fanout import OutboxCore, Pass, start_each
 from fastws._types import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_MESSAGES",
     "DEFAULT_TIMEOUT",
+    "INTERNAL_ERROR",
     "TRY_AGAIN_LATER",
     "BroadcastResult",
     "Encoded",
@@ -85,12 +108,32 @@ DEFAULT_MAX_BYTES = 1 << 20
 #: Default wait for ``Policy.WAIT``, and for the close handshake of ``Policy.CLOSE``, in seconds.
 DEFAULT_TIMEOUT = 1.0
 
+#: Close code sent when a send failed in a way that does not mean the connection is gone (a bug,
+#: or a broken middleware): 1011 "Internal Error" (RFC 6455 section 7.4.1).
+INTERNAL_ERROR = 1011
+
 _SCOPE_KEY = "fastws.outbox"
-# What a send raises once the connection is gone or closed: the sender stops, the outbox closes.
-_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
+# What a send raises once the connection is gone (the client left: OSError, reported by the
+# WebSocket as WebSocketDisconnect 1006) or closed (WebSocketDisconnected). Other exceptions
+# count as "gone" only when the connection's state says it is no longer open (Outbox._gone).
+_GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 _NO_QUEUE: tuple[()] = ()
+_CONNECTING = WebSocketState.CONNECTING
 _CONNECTED = WebSocketState.CONNECTED
 _DISCONNECTED = WebSocketState.DISCONNECTED
+
+
+def _report(loop: asyncio.AbstractEventLoop, outbox: Outbox, exc: BaseException) -> None:
+    # An unexpected send error is a bug somewhere: log it through the loop's exception handler
+    # (asyncio's default logs it with its traceback), as an exception that escaped a task would be.
+    loop.call_exception_handler(
+        {
+            "message": "fastws.fanout: a send failed unexpectedly; the connection's outbox is closed "
+            f"and the connection closed with {INTERNAL_ERROR}",
+            "exception": exc,
+            "outbox": outbox,
+        }
+    )
 
 
 class Policy(enum.Enum):
@@ -172,7 +215,7 @@ def encode(message: Any) -> Encoded:
     return Encoded(text, None, len(text) if text.isascii() else len(text.encode("utf-8")))
 
 
-class Outbox:
+class Outbox(OutboxCore):
     """The bounded send queue of one connection, and its sender task while messages are queued.
 
     Args:
@@ -190,9 +233,11 @@ class Outbox:
         sent (int): messages sent so far. dropped (int): messages evicted or refused.
         closed (bool): the outbox refuses messages (closed by ``aclose``, the policy, or a failed
             send).
+        error (BaseException | None): the exception of a send that failed without the connection
+            being gone (module docstring, "When a send fails"), else ``None``.
     """
 
-    __slots__ = ("_queue", "_room", "_task", "closed", "dropped", "queued_bytes", "sent", "websocket")
+    __slots__ = ()  # the fields are OutboxCore's (compiled, or its twin's slots)
 
     def __init__(self, websocket: Any) -> None:
         self.websocket = websocket
@@ -205,6 +250,7 @@ class Outbox:
         self.sent = 0
         self.dropped = 0
         self.closed = False
+        self.error: BaseException | None = None
 
     @property
     def queued(self) -> int:
@@ -214,6 +260,29 @@ class Outbox:
     @property
     def busy(self) -> bool:
         """bool: a sender task is running (messages are queued or one is being sent)."""
+        return self._live()
+
+    def _start(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Run `coro` (a sender, or the 1011 close) as this outbox's task.
+        task = asyncio.get_running_loop().create_task(coro)
+        task.add_done_callback(self._reap)
+        self._task = task
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        # The task ended. `_drain` normally leaves the outbox idle or closed itself; a task
+        # cancelled before it first ran never entered `_drain`, and would strand its queue.
+        if self._task is not task:
+            return
+        self._task = None
+        if task.cancelled() or task.exception() is not None or self._queue:
+            self.closed = True
+            self._discard()
+
+    def _live(self) -> bool:
+        # Whether a sender task is running (reaping one that ended without its callback yet).
+        task = self._task
+        if task is not None and task.done():
+            self._reap(task)
         return self._task is not None
 
     def _open(self) -> bool:
@@ -237,7 +306,7 @@ class Outbox:
     def _append(self, message: Encoded) -> bool:
         # Queue `message`, or send it at once when nothing is queued or in flight. False when the
         # connection failed on the spot (the outbox is then closed).
-        if self._task is not None or self._queue:
+        if self._live() or self._queue:
             queue = self._queue
             if queue is _NO_QUEUE:
                 queue = self._queue = deque()
@@ -255,12 +324,63 @@ class Outbox:
         except StopIteration:
             self.sent += 1
             return True
-        except _GONE:
-            self.closed = True
-            self._discard()
+        except BaseException as exc:
+            self._failed(exc)
             return False
-        self._task = asyncio.get_running_loop().create_task(self._drain(send, awaited))
+        self._start(self._drain(send, awaited))
         return True
+
+    def _gone(self, exc: BaseException) -> bool | None:
+        # What a failed send means. True: the connection is gone or closed (the client left, the
+        # server's send raised OSError, the app closed it): nothing more can be sent. None: it was
+        # never accepted (the app has not called accept yet): this message is lost, later ones
+        # may go. False: anything else, e.g. a bug in a middleware's send; a RuntimeError is only
+        # "gone" when the connection's state says so.
+        if isinstance(exc, _GONE):
+            return True
+        if not isinstance(exc, Exception):
+            return False  # cancellation, KeyboardInterrupt, SystemExit: not the connection's doing
+        try:
+            app_state = self.websocket.application_state
+            if app_state is _CONNECTING or getattr(app_state, "name", None) == "CONNECTING":
+                return None
+            return not self._open()
+        except Exception:  # an object without the state attributes: cannot tell
+            return False
+
+    def _failed(self, exc: BaseException) -> None:
+        # A send started inline (outside the sender task) raised `exc`. The outbox ends in a
+        # defined state: closed, queue discarded (a connection never accepted: left as it was),
+        # and for an unexpected error also reported and the connection closed with 1011 by a task
+        # that `aclose` cancels. Exceptions that are not errors (cancellation, KeyboardInterrupt)
+        # close the outbox and propagate.
+        gone = self._gone(exc)
+        if gone is None:
+            return
+        self.closed = True
+        self._discard()
+        if gone:
+            return
+        if not isinstance(exc, Exception):
+            raise exc
+        self.error = exc
+        loop = asyncio.get_running_loop()
+        _report(loop, self, exc)
+        self._start(self._close_after_error())
+
+    async def _close_after_error(self) -> None:
+        # The 1011 close after an unexpected send error (`_failed`), bounded by DEFAULT_TIMEOUT.
+        try:
+            await self._close_quietly(INTERNAL_ERROR, "broadcast send failed", DEFAULT_TIMEOUT)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    async def _close_quietly(self, code: int, reason: str, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self.websocket.close(code, reason), timeout)
+        except (asyncio.TimeoutError, Exception):
+            pass  # already closing or gone (or broken): either way it gets no more messages
 
     async def put(
         self,
@@ -309,7 +429,7 @@ class Outbox:
         deadline = loop.time() + timeout
         while not self._fits(message, max_messages, max_bytes):
             remaining = deadline - loop.time()
-            if remaining <= 0 or self.closed or self._task is None:
+            if remaining <= 0 or self.closed or not self._live():
                 break
             if self._room is None:
                 self._room = asyncio.Event()
@@ -325,9 +445,11 @@ class Outbox:
         return BroadcastResult(dropped=1)
 
     async def _drain(self, in_flight: Coroutine[Any, Any, None] | None = None, awaited: Any = None) -> None:
-        # The sender: finish the send `_append` started inline (if any), then send queued messages
-        # in order; return when the queue is empty or the connection is gone (then the queue is
-        # discarded and the outbox closed).
+        # The sender: finish the send started inline (if any: a WebSocket send coroutine, or a
+        # broadcast pass detached on this connection's send), then send queued messages in order;
+        # return when the queue is empty. However it ends, the outbox is left in a defined state:
+        # idle (queue empty, no task), or closed with its queue discarded (module docstring,
+        # "When a send fails"); never a queue without a sender.
         ws = self.websocket
         try:
             if in_flight is not None:
@@ -352,10 +474,18 @@ class Outbox:
                 if room is not None:
                     self._room = None
                     room.set()
-        except _GONE:
-            self._task = None
+        except BaseException as exc:
+            gone = self._gone(exc)
             self.closed = True
             self._discard()
+            if gone is False and isinstance(exc, Exception) and self._task is asyncio.current_task():
+                # Unexpected (a bug, a broken middleware): say so, and close the connection with
+                # 1011 rather than leave it open and silently fed nothing.
+                self.error = exc
+                _report(asyncio.get_running_loop(), self, exc)
+                await self._close_quietly(INTERNAL_ERROR, "broadcast send failed", DEFAULT_TIMEOUT)
+            elif not isinstance(exc, Exception):
+                raise  # cancelled (aclose, the policy, or the task's owner), KeyboardInterrupt...
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
@@ -383,10 +513,7 @@ class Outbox:
         self.closed = True
         self._discard()
         await self._stop_sender()
-        try:
-            await asyncio.wait_for(self.websocket.close(TRY_AGAIN_LATER, "slow consumer"), timeout)
-        except (asyncio.TimeoutError, WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
-            pass  # already closing or gone: either way it gets no more messages
+        await self._close_quietly(TRY_AGAIN_LATER, "slow consumer", timeout)
 
     async def aclose(self) -> None:
         """Close the outbox: refuse further messages, discard the queue, cancel and await the
@@ -408,11 +535,10 @@ class Outbox:
         Returns:
             bool: ``True`` when drained, ``False`` on timeout (the sender keeps going).
         """
-        task = self._task
-        if task is None:
+        if not self._live():
             return True
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        return bool(done) and self._task is None
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)  # type: ignore[type-var]
+        return bool(done) and not self._live()
 
 
 class _Continue:
@@ -522,46 +648,31 @@ async def broadcast(
             f"got {max_messages}, {max_bytes} and {timeout}"
         )
     encoded = encode(message)
-    text = encoded.text
-    delivered = dropped = closed = 0
-    slow: list[Any] = []
-    create_task = asyncio.get_running_loop().create_task
-    for target in websockets:
-        if isinstance(target, Outbox):
-            outbox = target
-        else:
-            outbox = target.scope.get(_SCOPE_KEY)
-            if outbox is None:
-                outbox = outbox_of(target)
-        if outbox._task is None and not outbox.closed and outbox._open():
-            # Idle (nothing queued or in flight): start the send inline, as `Outbox._append`
-            # does, here without a method call per connection (this is the hot loop).
-            ws = outbox.websocket
-            send = ws.send_text(text) if text is not None else ws.send_bytes(encoded.data)
-            try:
-                awaited = send.send(None)
-            except StopIteration:
-                outbox.sent += 1
+    run = Pass(iter(websockets), encoded.text, encoded.data)
+    # Each idle connection's send is started inline, in turn (fastws._fanout: compiled, or its
+    # pure-Python twin); a send that suspends (backpressure) is handed to that connection's
+    # sender task, and the step goes on with the next connections.
+    while True:
+        started = start_each(run, _SCOPE_KEY, Outbox, outbox_of)
+        if started is None:
+            break
+        run.outbox._start(run.outbox._drain(*started))
+    delivered, dropped, closed = run.delivered, 0, run.closed
+    if run.busy:
+        slow: list[Any] = []
+        for outbox in run.busy:
+            outbox._live()  # reaps a sender that ended unseen (cancelled before it ran)
+            if not outbox.closed and outbox._fits(encoded, max_messages, max_bytes) and outbox._open():
+                # A sender is running and there is room: queue behind it.
+                outbox._append(encoded)
                 delivered += 1
-                continue
-            except _GONE:
-                outbox.closed = True
-                outbox._discard()
-                closed += 1
-                continue
-            outbox._task = create_task(outbox._drain(send, awaited))
-            delivered += 1
-        elif not outbox.closed and outbox._fits(encoded, max_messages, max_bytes) and outbox._open():
-            # A sender is running and there is room: queue behind it.
-            outbox._append(encoded)
-            delivered += 1
-        else:
-            slow.append(
-                outbox.put(encoded, policy=policy, max_messages=max_messages, max_bytes=max_bytes, timeout=timeout)
-            )
-    if slow:
-        for result in await asyncio.gather(*slow):
-            delivered += result.delivered
-            dropped += result.dropped
-            closed += result.closed
+            else:
+                slow.append(
+                    outbox.put(encoded, policy=policy, max_messages=max_messages, max_bytes=max_bytes, timeout=timeout)
+                )
+        if slow:
+            for result in await asyncio.gather(*slow):
+                delivered += result.delivered
+                dropped += result.dropped
+                closed += result.closed
     return BroadcastResult(delivered, dropped, closed)

@@ -60,10 +60,11 @@ class Peer:
 
 @pytest.fixture(autouse=True)
 def fanout_step(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test on one implementation uses that implementation's broadcast step too
-    (``fastws._fanout_c`` or its twin ``fastws._fanout_py``), not only its WebSocket."""
+    """A test on one implementation uses that implementation's broadcast step and outbox fields
+    too (``fastws._fanout_c`` or its twin ``fastws._fanout_py``), not only its WebSocket."""
     if "impl" in request.fixturenames:
         step = importlib.import_module(f"fastws._fanout_{request.getfixturevalue('impl').name}")
+        monkeypatch.setattr(fanout, "Outbox", fanout._twin_outbox(step.OutboxCore))
         monkeypatch.setattr(fanout, "Pass", step.Pass)
         monkeypatch.setattr(fanout, "start_each", step.start_each)
 
@@ -90,6 +91,16 @@ def run(scenario: Any) -> Any:
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
+
+
+def test_each_implementation_runs_its_own_step(impl: Any) -> None:
+    async def scenario() -> None:
+        ws, _ = await connect(impl)
+        await broadcast([ws], "x")
+        step = importlib.import_module(f"fastws._fanout_{impl.name}")
+        assert isinstance(outbox_of(ws), step.OutboxCore) and fanout.start_each is step.start_each
+
+    run(scenario)
 
 
 def test_encode_once_text_bytes_json(impl: Any) -> None:
@@ -260,7 +271,7 @@ def test_outbox_aclose_is_idempotent_and_bounds_are_checked(impl: Any) -> None:
     async def scenario() -> None:
         ws, _ = await connect(impl)
         box = outbox_of(ws)
-        assert isinstance(box, Outbox) and outbox_of(ws) is box
+        assert isinstance(box, fanout.Outbox) and outbox_of(ws) is box
         await box.aclose()
         await box.aclose()
         with pytest.raises(ValueError, match="max_messages"):

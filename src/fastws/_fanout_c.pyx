@@ -33,17 +33,21 @@ cdef extern from *:
 
 
 cdef class OutboxCore:
-    """The fields of one connection's outbox (``fastws.fanout.Outbox`` documents them)."""
+    """The fields of one connection's outbox (``fastws.fanout.Outbox`` documents them).
+
+    All are Python objects, so the Python methods of ``Outbox`` read and write them as fast as
+    ``__slots__`` (a C integer field would convert on every access).
+    """
 
     cdef public object websocket
     cdef public object _queue
     cdef public object _task
     cdef public object _room
     cdef public object error
-    cdef public Py_ssize_t queued_bytes
-    cdef public Py_ssize_t sent
-    cdef public Py_ssize_t dropped
-    cdef public bint closed
+    cdef public object queued_bytes
+    cdef public object sent
+    cdef public object dropped
+    cdef public object closed
 
 
 @cython.final
@@ -103,10 +107,12 @@ def start_each(Pass run, str key, type outbox_type, object outbox_of):
     cdef object text = run.text
     cdef object data = run.data
     cdef bint is_text = text is not None
+    cdef object last_type = None
     for target in run.targets:
-        if isinstance(target, outbox_type):
+        if type(target) is outbox_type or (type(target) is not last_type and isinstance(target, outbox_type)):
             outbox = <OutboxCore?>target
         else:
+            last_type = type(target)  # a connection type: no isinstance check for the next ones
             scope = target.scope
             if type(scope) is dict:
                 found = PyDict_GetItemWithError(scope, key)
@@ -116,7 +122,7 @@ def start_each(Pass run, str key, type outbox_type, object outbox_of):
             if candidate is None:
                 candidate = outbox_of(target)
             outbox = <OutboxCore?>candidate
-        if outbox._task is not None or outbox.closed:
+        if outbox._task is not None or outbox.closed is not False:
             run.busy.append(outbox)  # a sender is running, or closed: the caller's business
             continue
         ws = outbox.websocket
@@ -125,7 +131,7 @@ def start_each(Pass run, str key, type outbox_type, object outbox_of):
         status = PyIter_Send(<PyObject*>send, <PyObject*>None, &res)
         if status == PYGEN_RETURN:
             Py_DECREF(<object>res)
-            outbox.sent += 1
+            outbox.sent = outbox.sent + 1
             run.delivered += 1
         elif status == PYGEN_NEXT:
             awaited = <object>res

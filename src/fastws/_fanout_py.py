@@ -99,13 +99,16 @@ async def _each(run: Pass, key: str, outbox_type: type, outbox_of: Callable[[Any
     text = run.text
     data = run.data
     for target in run.targets:
-        if isinstance(target, outbox_type):
-            outbox: Any = target
-        else:
+        try:
             outbox = target.scope.get(key)
+        except AttributeError:  # no scope: an outbox given as is (checked only then: it costs)
+            if not isinstance(target, outbox_type):
+                raise
+            outbox = target
+        else:
             if outbox is None:
                 outbox = outbox_of(target)
-        if outbox._task is not None or outbox.closed:
+        if outbox._task is not None or outbox.closed is not False:
             run.busy.append(outbox)  # a sender is running, or closed: the caller's business
             continue
         run.outbox = outbox

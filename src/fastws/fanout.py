@@ -574,6 +574,19 @@ class _Continue:
                     return
 
 
+_OUTBOX = Outbox  # the class over the loaded core, whatever a benchmark swaps in meanwhile
+
+
+def _twin_outbox(core: type) -> type[Outbox]:
+    # `Outbox` with the same methods over another `OutboxCore` (the pure twin's, when the compiled
+    # one is loaded): the benchmark and the tests run both implementations in one process, and
+    # the pure step is only as fast as in a pure install over the pure core's __slots__.
+    if core is OutboxCore:
+        return _OUTBOX
+    namespace = {name: value for name, value in vars(_OUTBOX).items() if name not in ("__dict__", "__weakref__")}
+    return type("Outbox", (core,), namespace)
+
+
 def outbox_of(websocket: Any) -> Outbox:
     """The outbox of a connection, created on first use and kept in its ASGI scope.
 

@@ -4,9 +4,10 @@ Workloads: a 64-byte text (``TEXT_64``) and a small JSON chat message (``JSON_SM
 each sent to ``connections`` (default 1,000) accepted connections whose server ``send`` returns
 at once (so only the fan-out and the WebSocket layer are measured, not sockets). Variants:
 
-- ``fastws-c``: ``fastws.broadcast`` (``fastws.fanout.broadcast``) over the compiled ``WebSocket`` (encode once,
-  per-connection bounded queues and sender tasks);
-- ``fastws-py``: the same over the pure-Python twin;
+- ``fastws-c``: ``fastws.broadcast`` (``fastws.fanout.broadcast``) over the compiled ``WebSocket`` and
+  the compiled per-connection step ``fastws._fanout_c`` (encode once, per-connection bounded
+  queues, a sender task only for a send that suspends);
+- ``fastws-py``: the same over the pure-Python twins (``fastws._websocket_py``, ``fastws._fanout_py``);
 - ``starlette-loop``: the plain loop an app writes with Starlette:
   ``for ws in sockets: await ws.send_text(text)`` (``send_json(value)`` for JSON, which encodes
   per connection).
@@ -36,10 +37,11 @@ from fastws.bench.workloads import CONNECT, JSON_SMALL, SCOPE_PLAIN, TEXT_64, Va
 
 __all__ = ["BROADCAST_VARIANTS", "format_broadcast", "run_broadcast"]
 
-#: Variants in table order: (name, WebSocket module, fan-out style).
+#: Variants in table order: (name, WebSocket module, fan-out style: "loop", or "broadcast:" and
+#: the module of the broadcast step).
 BROADCAST_VARIANTS: tuple[tuple[str, str, str], ...] = (
-    ("fastws-c", "fastws._websocket_c", "broadcast"),
-    ("fastws-py", "fastws._websocket_py", "broadcast"),
+    ("fastws-c", "fastws._websocket_c", "broadcast:fastws._fanout_c"),
+    ("fastws-py", "fastws._websocket_py", "broadcast:fastws._fanout_py"),
     ("starlette-loop", "starlette.websockets", "loop"),
 )
 _PAYLOADS: tuple[tuple[str, str, Any], ...] = (
@@ -76,10 +78,18 @@ async def _connections(cls: Any, n: int, counter: _Counter) -> list[Any]:
 
 
 def _fan_out(style: str, payload: Any) -> Callable[[list[Any]], Any]:
-    if style == "broadcast":
-        from fastws.fanout import broadcast
+    if style.startswith("broadcast"):
+        from fastws import fanout
+
+        # The step of this variant's implementation (the variants share one process, and
+        # fastws.fanout uses the compiled step whenever it is built).
+        step = importlib.import_module(style.partition(":")[2] or "fastws._fanout")
+        outbox = fanout._twin_outbox(step.OutboxCore)
+        step_pass, start_each = step.Pass, step.start_each
+        broadcast = fanout.broadcast
 
         async def fastws_broadcast(sockets: list[Any]) -> None:
+            fanout.Outbox, fanout.Pass, fanout.start_each = outbox, step_pass, start_each  # type: ignore[misc]
             await broadcast(sockets, payload)
 
         return fastws_broadcast
@@ -135,10 +145,10 @@ async def _memory_per_connection(cls: Any, style: str, payload: Any, n: int) -> 
     try:
         before = tracemalloc.get_traced_memory()[0]
         sockets = await _connections(cls, n, counter)
-        if style == "broadcast":
-            from fastws.fanout import broadcast, outbox_of
+        if style.startswith("broadcast"):
+            from fastws.fanout import outbox_of
 
-            await broadcast(sockets, payload)  # creates every connection's outbox
+            await _fan_out(style, payload)(sockets)  # creates every connection's outbox
             held = tracemalloc.get_traced_memory()[0] - before
             for ws in sockets:
                 await outbox_of(ws).aclose()
@@ -226,12 +236,17 @@ def run_broadcast(
     Raises:
         RuntimeError: a variant did not deliver every message.
     """
-    try:
-        import uvloop
+    from fastws import fanout
 
+    saved = fanout.Outbox, fanout.Pass, fanout.start_each  # the variants switch them; put them back after
+    try:
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(_run(connections, messages, rounds, progress, variants))
         return uvloop.run(_run(connections, messages, rounds, progress, variants))
-    except ImportError:
-        return asyncio.run(_run(connections, messages, rounds, progress, variants))
+    finally:
+        fanout.Outbox, fanout.Pass, fanout.start_each = saved  # type: ignore[misc]
 
 
 def format_broadcast(result: dict[str, Any]) -> str:

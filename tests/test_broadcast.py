@@ -6,9 +6,11 @@ server side is in memory (a ``send`` whose speed each test controls), so timing 
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import socket
+import sys
 import time
 from typing import Any
 
@@ -507,6 +509,62 @@ def test_failures_inside_one_broadcast_do_not_stop_the_others(impl: Any) -> None
         assert len(reported.contexts) == 1
 
     run(scenario)
+
+
+class Yielding(Peer):
+    """A server whose every send suspends once (one trip through the event loop)."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()  # what the step gets back from PyIter_Send: a real object
+        loop.call_soon(future.set_result, None)
+        await future
+        self.sent.append(message)
+        if len(self.sent) > 64:
+            del self.sent[:32]
+
+
+def test_the_step_keeps_memory_flat(impl: Any) -> None:
+    # Every path of the per-connection step (completed inline, suspended and handed to a task,
+    # failed) many times over: a reference leaked per send would show as thousands of blocks.
+    laps = 3_000
+
+    async def lap(sockets: list[Any], yielding: Any, counter: list[int]) -> None:
+        gone, gone_peer = await connect(impl)
+        gone_peer.fail = True
+        await broadcast([*sockets, yielding, gone], {"n": counter[0]})
+        await broadcast([yielding, *sockets], b"\x00\x01")
+        counter[0] += 1
+        assert await outbox_of(yielding).join(1.0)
+
+    async def scenario() -> tuple[int, int]:
+        pairs = [await connect(impl) for _ in range(8)]
+        for _, peer in pairs:
+            peer.sent = []
+        sockets = [ws for ws, _ in pairs]
+        peer = Yielding()
+        yielding = impl.WebSocket(make_scope(), peer.receive, peer.send)
+        await yielding.accept()
+        counter = [0]
+        for _ in range(200):
+            await lap(sockets, yielding, counter)
+        for _, quiet_peer in pairs:
+            quiet_peer.sent.clear()
+        gc.collect()
+        before = sys.getallocatedblocks()
+        nones = sys.getrefcount(None)  # a completed send returns None: a leaked one shows here
+        for _ in range(laps):
+            await lap(sockets, yielding, counter)
+            for _, quiet_peer in pairs:
+                quiet_peer.sent.clear()
+        gc.collect()
+        assert outbox_of(yielding).sent == 2 * (laps + 200)
+        assert abs(sys.getrefcount(None) - nones) < 1_000, "references to None leaked"
+        return before, sys.getallocatedblocks()
+
+    before, after = run(scenario)
+    # 3,000 laps send 57,000 messages; a leak of one object per send would add 57,000 blocks.
+    assert after - before < 1_000, f"{after - before} blocks more after {laps} laps"
 
 
 # -- over real sockets: uvicorn in this event loop, a client that stops reading -----------------------

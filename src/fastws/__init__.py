@@ -9,7 +9,7 @@ the pure-Python twins (``FASTWS_NO_EXTENSIONS=1``, or no compiled extension for 
 
 from __future__ import annotations
 
-from fastws import _codec, _datastructures, _frame, _websocket
+from fastws import _codec, _datastructures, _fanout, _frame, _websocket
 from fastws._types import DEFAULT_MAX_JSON_SIZE
 from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
@@ -61,6 +61,7 @@ IMPLEMENTATION: str = (
             _datastructures.Headers.__module__,
             _codec.encode_json_text.__module__,
             _frame.FrameParser.__module__,
+            _fanout.start_each.__module__,
         )
     )
     else "python"

@@ -1,5 +1,7 @@
 """Differential fuzzer: the compiled kernels (``fastws._*_c``) against their pure-Python twins
-(``fastws._*_py``), on arbitrary inputs, for a fixed time budget.
+(``fastws._*_py``), on arbitrary inputs, for a fixed time budget; and both twins of the frame
+codec against an independent third party, the ``websockets`` library's frame parser (target
+``frame_oracle``, tests/frame_oracle.py).
 
 Every target draws an input with hypothesis, calls both implementations and requires the same
 outcome: the same result (JSON compared structurally: ``1`` is not ``1.0``, NaN equals NaN, key
@@ -25,6 +27,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import fastws._codec_c as codec_c
@@ -41,6 +44,14 @@ try:  # the RFC 6455 frame codec, where this tree has it
     import fastws._frame_py as frame_py
 except ImportError:  # pragma: no cover - an older tree
     frame_c = frame_py = None
+
+# The third party for the frame codec: the websockets library's frame parser (tests/frame_oracle.py),
+# so a bug both twins share shows up too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+try:
+    from frame_oracle import oracle_feed
+except ImportError:  # pragma: no cover - websockets not installed
+    oracle_feed = None
 
 # -- comparison ---------------------------------------------------------------------------------
 
@@ -422,6 +433,29 @@ def target_frame_parser(data: st.DataObject) -> None:
         check("FrameParser state", ("ok", (pc.closed, pc.failed)), ("ok", (pp.closed, pp.failed)))
 
 
+def target_frame_oracle(data: st.DataObject) -> None:
+    # Both twins against websockets' parser: the same events and the same close code.
+    stream, cuts = data.draw(frame_streams())
+    max_size = data.draw(st.sampled_from([None, 0, 5, 125, 1000, 16 * 1024 * 1024]))
+    require_mask = data.draw(st.booleans())
+    want = oracle_feed([stream], max_size, require_mask)
+    bounds = [0, *cuts, len(stream)]
+    for twin in (frame_c, frame_py):
+        parser = twin.FrameParser(max_size, require_mask)
+        events: list[Any] = []
+        code = None
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            got = outcome(parser.feed, stream[start:end])
+            if got[0] == "ok":
+                events += got[1]
+            else:
+                events += got[4]
+                code = got[3]
+                break
+        if (events, code) != want:
+            raise AssertionError(f"frame_oracle: {twin.__name__} {(events, code)!r} != websockets {want!r}")
+
+
 def target_frame_writer(data: st.DataObject) -> None:
     opcode, payload = data.draw(_OPCODES), data.draw(_PAYLOADS)
     fin, rsv = data.draw(st.booleans()), data.draw(st.integers(0, 7))
@@ -453,6 +487,8 @@ TARGETS: dict[str, Callable[[st.DataObject], None]] = {
 if frame_c is not None:
     TARGETS["frame_parser"] = target_frame_parser
     TARGETS["frame_writer"] = target_frame_writer
+    if oracle_feed is not None:
+        TARGETS["frame_oracle"] = target_frame_oracle
 
 
 # -- driver -------------------------------------------------------------------------------------

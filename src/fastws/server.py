@@ -352,6 +352,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.handshake_started = False  # the request head was parsed and the app started
         self.handshake_complete = False  # 101 (or a denial) was sent
         self.close_sent = False
+        self._app_closed = False  # the app sent websocket.close after accept
+        self._lost = False  # connection_lost was called
         self.disconnected = False
         self._key = b""
         # A denial response in progress (websocket.http.response.start seen, body not finished):
@@ -405,6 +407,7 @@ class WebSocketProtocol(asyncio.Protocol):
         timers."""
         self._stop_keepalive()
         self.connections.discard(self)
+        self._lost = True
         if not self.disconnected:
             self.disconnected = True
             self._put({"type": "websocket.disconnect", "code": 1006})
@@ -645,8 +648,9 @@ class WebSocketProtocol(asyncio.Protocol):
             self._close()
             return
         self.close_sent = True
-        # Echo the status code (RFC 6455 section 5.5.1); no code received, none sent.
-        self._write(self.codec.encode_frame(OP_CLOSE, payload[:2]))
+        # Echo the close payload, code and reason (RFC 6455 section 5.5.1), as both of uvicorn's
+        # protocols do (websockets and wsproto echo the reason too); no code received, none sent.
+        self._write(self.codec.encode_frame(OP_CLOSE, payload))
         self._close()
         if not self.disconnected:
             self.disconnected = True
@@ -791,8 +795,10 @@ class WebSocketProtocol(asyncio.Protocol):
         HTTP 500 (as with uvicorn's protocols).
 
         Raises:
-            ClientDisconnected: (an ``OSError``) the connection is gone.
-            RuntimeError: an event out of order, or a denial status out of range.
+            ClientDisconnected: (an ``OSError``, ASGI 2.4 "Disconnected Client") the connection is
+                gone or closed by the peer, a protocol error, the keepalive or a shutdown.
+            RuntimeError: an event out of order (a send after the app's own ``websocket.close``
+                included, as uvicorn), or a denial status out of range.
             ValueError: an invalid header name/value, subprotocol, or close code/reason.
             TypeError: headers that are not pairs of bytes, a subprotocol that is not a str, a
                 status that is not an int.
@@ -805,10 +811,13 @@ class WebSocketProtocol(asyncio.Protocol):
             self._send_denial_body(kind, message)
             return
         if self.handshake_complete:
-            if self.disconnected or (self.close_sent and self.transport.is_closing()):
-                raise ClientDisconnected()
-            if self.close_sent:
+            if self._app_closed and not self._lost:
+                # The app's own bug, as uvicorn reports it (until the connection is gone).
                 raise RuntimeError(f"Unexpected ASGI message '{kind}', after sending 'websocket.close'.")
+            if self.close_sent or self.disconnected:
+                # Closed by the peer, a protocol error, the keepalive or a shutdown: ASGI 2.4
+                # ("Disconnected Client - send exception") asks for an OSError.
+                raise ClientDisconnected()
             if kind == "websocket.send":
                 text = message.get("text")
                 deflate = self.deflate
@@ -829,7 +838,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 reason = message.get("reason") or ""
                 frame = self.codec.encode_frame(OP_CLOSE, self.codec.close_payload(code, reason))
                 self._write(frame)
-                self.close_sent = True
+                self.close_sent = self._app_closed = True
                 if not self.disconnected:
                     self.disconnected = True
                     self._put({"type": "websocket.disconnect", "code": code, "reason": reason})

@@ -177,3 +177,64 @@ def test_e2e_runs_and_stops_its_processes(tmp_path: Path) -> None:
             assert cell["msgs_per_s"] > 0 and cell["p50_us"] > 0, (mode, app)
             assert cell["ratio_vs_starlette"] > 0
     assert _our_children() == []
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for RSS and CPU")
+@pytest.mark.parametrize("implementation", ["cython", "python"])
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "deflate"])
+def test_idle_connections_suite_reports_both_protocols(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str, deflate: bool
+) -> None:
+    """``fastws bench --connections N``: a row per protocol, every connection echoed, pinged and
+    closed cleanly, positive figures, no child left behind; on both fastws implementations."""
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("uvloop")
+    if implementation == "cython" and not _compiled_available():
+        pytest.skip("the compiled extension is not built")
+    monkeypatch.setenv("FASTWS_NO_EXTENSIONS", "1" if implementation == "python" else "0")
+    out = tmp_path / "idle.json"
+    argv = ["--connections", "60", "--quick", "--quiet", "--ping-interval", "0.3", "--json", str(out)]
+    assert main(argv + (["--deflate"] if deflate else [])) == 0
+    idle = _load(out)["idle"]
+    assert idle["connections"] == 60 and idle["capped_from"] is None and idle["deflate"] is deflate
+    assert [row["ws"] for row in idle["rows"]] == ["auto", "fastws"]
+    for row in idle["rows"]:
+        assert row["implementation"] == implementation
+        assert row["dropped"] == 0 and row["closed_cleanly"] == 60, row
+        assert row["pings_answered"] >= 60, row  # at least one ping per connection during the idle window
+        assert row["heap_per_connection_kib"] > 1 and row["heap_sites"], row
+        assert row["handshakes_per_second"] > 0 and row["handshakes_per_cpu_second"] > 0
+        assert row["echo_samples"] == 200 and 0 < row["echo_p50_ms"] <= row["echo_p99_ms"]
+        assert row["idle_cpu_percent"] >= 0 and row["rss_kib"] > 0
+    assert _our_children() == []
+
+
+def test_idle_connections_are_capped_at_the_descriptor_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More connections than one process may hold: capped, and the run says so."""
+    import resource
+
+    from fastws.bench import _idle
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (250, 250))
+    seen: list[int] = []
+    lines: list[str] = []
+
+    def fake_measure(ws: str, connections: int, **kwargs: Any) -> dict[str, Any]:
+        seen.append(connections)
+        return {"ws": ws}
+
+    monkeypatch.setattr(_idle, "measure_one", fake_measure)
+    result = _idle.run_idle(1000, ws=("fastws",), progress=lines.append)
+    assert result["connections"] == 50 and result["capped_from"] == 1000 and seen == [50]
+    assert any("capped at 50" in line and "250 file descriptors" in line for line in lines)
+
+
+def test_idle_connections_usage() -> None:
+    """--connections with --e2e stays the e2e client count; alone it selects the idle suite."""
+    from fastws.bench._cli import build_parser
+
+    args = build_parser().parse_args(["--connections", "5", "--deflate", "--ws", "fastws"])
+    assert args.connections == 5 and args.deflate and args.ws == "fastws"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--connections", "0"])

@@ -15,7 +15,9 @@ The default run (about a minute, no arguments needed) is the micro suite: every 
 variants (fastws compiled, fastws pure-Python, Starlette, and the raw-ASGI floor) over in-memory
 receive/send, interleaved round-robin, reported as median ns/op and as ratios measured in the same
 run. --e2e runs echo servers under uvicorn+uvloop instead and drives them over loopback from a
-separate load-client process.
+separate load-client process. --connections N (without --e2e) holds N idle WebSockets on one
+uvicorn worker, for uvicorn's default protocol and fastws.server in the same run, and reports
+memory per connection, handshakes/s, echo latency and idle CPU.
 """
 
 _EPILOG = """\
@@ -58,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the broadcast suite (fastws.broadcast() vs a Starlette send_text loop, in memory)",
     )
+    suites.add_argument(
+        "--idle",
+        action="store_true",
+        help="run the idle-connections suite (same as --connections N without --e2e; N defaults to 10,000)",
+    )
     suites.add_argument("--list", action="store_true", help="list the micro operations and exit")
     suites.add_argument(
         "--quick", action="store_true", help="a tiny run to check that everything works (numbers are rough)"
@@ -78,7 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="APP[,APP...]",
         help=f"echo servers to run (default all: {', '.join(APPS)})",
     )
-    e2e.add_argument("--connections", type=_positive_int, default=16, help="client connections (default 16)")
+    e2e.add_argument(
+        "--connections",
+        type=_positive_int,
+        metavar="N",
+        help="with --e2e: client connections (default 16); otherwise: run the idle-connections suite with N "
+        "connections (default 10,000; capped at one process's descriptor limit)",
+    )
     e2e.add_argument("--message-bytes", type=_positive_int, default=64, help="echoed text size (default 64)")
     e2e.add_argument(
         "--client",
@@ -87,6 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="load client (default: first of picows, aiohttp, websockets)",
     )
     e2e.add_argument("--no-pin", action="store_true", help="do not pin the servers and the client to separate CPUs")
+    idle = parser.add_argument_group("idle-connections suite (--connections N / --idle)")
+    idle.add_argument("--deflate", action="store_true", help="offer permessage-deflate on every connection")
+    idle.add_argument(
+        "--ws",
+        metavar="WS[,WS...]",
+        help="uvicorn --ws protocols to measure, 'fastws' for fastws.server (default: auto,fastws)",
+    )
+    idle.add_argument(
+        "--ping-interval", type=_positive_float, default=2.0, help="server keepalive pings, s (default 2)"
+    )
+    idle.add_argument(
+        "--idle-seconds", type=_positive_float, default=6.0, help="idle window for the CPU figure, s (default 6)"
+    )
+    idle.add_argument(
+        "--profile", action="store_true", help="list the largest Python allocation sites per idle connection"
+    )
     fan = parser.add_argument_group("broadcast suite")
     fan.add_argument("--broadcast-connections", type=_positive_int, default=1000, help="connections (default 1000)")
     fan.add_argument("--broadcast-rounds", type=_positive_int, help="interleaved rounds (default 15; quick 2)")
@@ -156,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"  {line}", file=sys.stderr, flush=True)
 
-    run_micro = not (args.e2e or args.broadcast) or args.micro
+    run_idle = args.idle or (args.connections is not None and not args.e2e)
+    run_micro = not (args.e2e or args.broadcast or run_idle) or args.micro
     document: dict[str, Any] = {"schema": "fastws-bench/1", "environment": _report.environment()}
     print(_report.format_header(document["environment"]))
     print()
@@ -190,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 rounds=args.e2e_rounds or (1 if args.quick else 5),
                 duration=args.duration or (0.5 if args.quick else 1.5),
                 warmup=0.2 if args.quick else 0.5,
-                connections=args.connections,
+                connections=args.connections or 16,
                 message_bytes=args.message_bytes,
                 client=args.client,
                 progress=progress,
@@ -198,6 +228,22 @@ def main(argv: list[str] | None = None) -> int:
                 **({"apps": apps} if apps else {}),
             )
             print(_report.format_e2e(document["e2e"]))
+            print()
+        if run_idle:
+            from fastws.bench._idle import DEFAULT_WS, format_idle
+            from fastws.bench._idle import run_idle as measure_idle
+
+            document["idle"] = measure_idle(
+                (args.connections if not args.e2e else None) or (1000 if args.quick else 10_000),
+                deflate=args.deflate,
+                ws=tuple(w.strip() for w in args.ws.split(",") if w.strip()) if args.ws else DEFAULT_WS,
+                ping_interval=args.ping_interval,
+                idle_seconds=1.0 if args.quick else args.idle_seconds,
+                latency_samples=200 if args.quick else 1000,
+                sample=100 if args.quick else 500,
+                progress=progress,
+            )
+            print(format_idle(document["idle"], profile=args.profile))
             print()
     except KeyboardInterrupt:
         print("fastws bench: interrupted", file=sys.stderr)

@@ -18,7 +18,10 @@ Every handler ends on ``WebSocketDisconnect``; the app checks that its code is t
 ``websocket.disconnect`` event the server delivered (or 1006 when the server's ``send`` failed),
 and counts it per route. Anything else that escapes a handler, any log record at WARNING or above
 (uvicorn's "Exception in ASGI application", asyncio's "Task exception was never retrieved", ...),
-any unraisable exception is recorded. HTTP ``GET /stats`` returns the stats as JSON.
+any unraisable exception is recorded. HTTP ``GET /stats`` returns the stats as JSON (with the
+resident set size ``rss`` and ``sys.getallocatedblocks()``); ``GET /trim`` first hands the C
+heap's free pages back to the OS (glibc ``malloc_trim(0)``, where there is one), then answers the
+same, so that a soak can tell memory still held from memory free but not yet returned.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
+import ctypes
+import gc
 import importlib
 import json
 import logging
@@ -38,6 +44,12 @@ import uvicorn
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CHUNK = bytes(64 * 1024)
+
+
+def malloc_trim() -> None:
+    """glibc's ``malloc_trim(0)``: free pages anywhere in the C heap go back to the OS."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def rss() -> int:
@@ -75,6 +87,7 @@ class Stats:
             "flood": self.flood,
             "tasks": len([t for t in asyncio.all_tasks() if t is not current]),
             "rss": rss(),
+            "allocated_blocks": sys.getallocatedblocks(),
             "left_behind": self.left_behind,
             "active_at_shutdown": self.active_at_shutdown,
         }
@@ -156,6 +169,9 @@ def make_app(websocket_class: Any, disconnect_error: type[BaseException], stats:
             await lifespan(receive, send)
             return
         if scope["type"] == "http":
+            if scope["path"] == "/trim":
+                gc.collect()
+                malloc_trim()
             body = json.dumps(stats.as_dict()).encode()
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}

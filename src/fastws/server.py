@@ -465,6 +465,36 @@ class WebSocketProtocol(asyncio.Protocol):
             self._flush()
         self.transport.close()
 
+    def send_prepared(self, frame: bytes) -> bool:
+        """Write one data frame encoded elsewhere, if this connection can take it at once: the
+        frame-level path of ``fastws.broadcast``, which encodes a message once and hands the same
+        bytes to every connection served here (docs/fanout.md, "Frame-level fan-out").
+
+        Args:
+            frame (bytes): one complete server-to-client RFC 6455 data frame (FIN set, no RSV
+                bit, unmasked: section 5.1), as ``fastws._frame.encode_text`` or ``encode_frame``
+                write it.
+
+        Returns:
+            bool: ``True`` when the frame joined this event-loop iteration's coalesced write, in
+            order with the app's own ``websocket.send`` events; ``False``, writing nothing, when
+            the caller must go through ``send`` instead: the handshake is not complete, a close
+            frame was sent or the client is gone (``send`` raises), permessage-deflate was
+            negotiated (each connection compresses with its own context), or the transport is over
+            its high-water mark (``send`` waits for room).
+        """
+        if (
+            self._write_paused
+            or self.deflate is not None
+            or self.close_sent
+            or self.disconnected
+            or not self.handshake_complete
+            or self._denial is not None
+        ):
+            return False
+        self._send_frame(frame)
+        return True
+
     @staticmethod
     def _wake(waiters: list[asyncio.Future[None]]) -> None:
         # Wake every waiter (each re-checks its condition); a cancelled one is already done.

@@ -6,18 +6,21 @@ server side is in memory (a ``send`` whose speed each test controls), so timing 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import importlib
 import json
 import socket
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from conftest import make_scope
 
 from fastws import fanout
+from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 from fastws.fanout import BroadcastResult, Outbox, Policy, attached, broadcast, encode, outbox_of
 
 #: Upper bound for any one scenario (seconds).
@@ -567,6 +570,229 @@ def test_the_step_keeps_memory_flat(impl: Any) -> None:
     assert after - before < 1_000, f"{after - before} blocks more after {laps} laps"
 
 
+# -- frame-level fan-out on fastws.server ---------------------------------------------------------
+CLIENT_MASK = b"\x0a\x0b\x0c\x0d"
+KEY = base64.b64encode(b"k" * 16)
+
+
+class FakeTransport(asyncio.Transport):
+    """The transport of one fastws.server connection, in memory: records every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.written.append(bytes(data))
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+
+class Served:
+    """One connection served by fastws.server's protocol on a fake transport, accepted by an app
+    that builds ``impl.WebSocket`` and then waits for the test to end it."""
+
+    def __init__(self, impl: Any, codec: Any, extensions: bytes = b"") -> None:
+        from fastws.server import WebSocketProtocol
+
+        self.codec = codec
+        self.ws: Any = None
+        self.accepted = asyncio.Event()
+        self.done = asyncio.Event()
+        config = SimpleNamespace(
+            loaded=True,
+            loaded_app=self.app,
+            root_path="",
+            asgi_version="3.0",
+            ws_max_size=1 << 20,
+            ws_max_queue=4,
+            ws_ping_interval=None,
+            ws_ping_timeout=None,
+            ws_per_message_deflate=True,
+        )
+        state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+        self.impl = impl
+        self.protocol = WebSocketProtocol(config=config, server_state=state, app_state={})
+        self.transport = FakeTransport()
+        self.protocol.connection_made(self.transport)
+        head = (
+            b"GET /ws HTTP/1.1\r\nhost: example\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+            b"sec-websocket-key: " + KEY + b"\r\nsec-websocket-version: 13\r\n"
+        )
+        if extensions:
+            head += b"sec-websocket-extensions: " + extensions + b"\r\n"
+        self.protocol.data_received(head + b"\r\n")
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        self.ws = self.impl.WebSocket(scope, receive, send)
+        await self.ws.accept()
+        self.accepted.set()
+        await self.done.wait()
+
+    def messages(self) -> list[tuple[int, Any]]:
+        """Every frame written after the 101 response: (opcode, payload)."""
+        data = b"".join(self.transport.written)
+        body = data[data.index(b"\r\n\r\n") + 4 :]
+        inflate = self.protocol.deflate is not None
+        return self.codec.FrameParser(require_mask=False, inflate=inflate).feed(body)
+
+
+@pytest.fixture(params=["c", "py"])
+def codec(request: pytest.FixtureRequest) -> Any:
+    if request.param == "c" and request.config.getoption("--no-c-extensions"):
+        pytest.skip("needs the compiled extension (--no-c-extensions)")
+    return importlib.import_module(f"fastws._frame_{request.param}")
+
+
+def test_send_prepared_writes_only_on_an_open_connection_in_order(impl: Any, codec: Any) -> None:
+    async def scenario() -> None:
+        served = Served(impl, codec)
+        frame = codec.encode_text("shared")
+        protocol, transport = served.protocol, served.transport
+        assert protocol.send_prepared(frame) is False  # the handshake is not complete yet
+        await asyncio.wait_for(served.accepted.wait(), 2.0)
+        writes = len(transport.written)
+        # In order with the app's own sends, in one coalesced write at the end of the iteration.
+        await served.ws.send_text("own 1")
+        assert protocol.send_prepared(frame) is True
+        await served.ws.send_text("own 2")
+        assert len(transport.written) == writes
+        await asyncio.sleep(0)
+        assert len(transport.written) == writes + 1
+        assert served.messages() == [(OP_TEXT, "own 1"), (OP_TEXT, "shared"), (OP_TEXT, "own 2")]
+        # Backpressure: nothing is written while the transport is over its high-water mark.
+        protocol.pause_writing()
+        assert protocol.send_prepared(frame) is False
+        protocol.resume_writing()
+        assert protocol.send_prepared(frame) is True
+        await asyncio.sleep(0)
+        # After the close frame, nothing.
+        await served.ws.close(1001)
+        assert protocol.send_prepared(frame) is False
+        await asyncio.sleep(0)
+        opcodes = [opcode for opcode, _ in served.messages()]
+        assert opcodes == [OP_TEXT] * 4 + [OP_CLOSE]
+        protocol.connection_lost(None)
+        assert protocol.send_prepared(frame) is False
+        served.done.set()
+        await asyncio.sleep(0.01)
+
+    run(scenario)
+
+
+def test_broadcast_on_fastws_server_writes_the_frame_once_encoded(impl: Any, codec: Any) -> None:
+    async def scenario() -> None:
+        served = [Served(impl, codec) for _ in range(5)]
+        for one in served:
+            await asyncio.wait_for(one.accepted.wait(), 2.0)
+        sockets = [one.ws for one in served]
+        handed: list[bytes] = []
+        for ws in sockets:
+            sink = outbox_of(ws).frames
+            assert sink is not None
+
+            def counting(frame: bytes, sink: Any = sink) -> bool:
+                handed.append(frame)
+                return bool(sink(frame))
+
+            outbox_of(ws).frames = counting
+        encoded: list[Any] = []
+        for i in range(3):
+            await served[0].ws.send_text(f"own {i}")  # interleaved with the broadcasts on one of them
+            result = await broadcast(sockets, {"n": i})
+            assert result == BroadcastResult(delivered=5)
+        await broadcast(sockets, b"\x00\xff")
+        await asyncio.sleep(0)
+        for one in served:
+            assert outbox_of(one.ws).sent == 4 and not outbox_of(one.ws).busy
+            got = one.messages()
+            expected = [(OP_TEXT, '{"n":%d}' % i) for i in range(3)] + [(OP_BINARY, b"\x00\xff")]
+            if one is served[0]:
+                expected = [m for i in range(3) for m in ((OP_TEXT, f"own {i}"), expected[i])] + expected[3:]
+            assert got == expected
+            encoded.append(b"".join(one.transport.written).split(b"\r\n\r\n", 1)[1])
+        # Each message was encoded once: the same bytes object was handed to every connection.
+        assert len(handed) == 4 * 5 and len({id(frame) for frame in handed}) == 4
+        assert len(set(encoded[1:])) == 1  # and the same bytes went out on each
+        for one in served:
+            one.done.set()
+        await asyncio.sleep(0.01)
+
+    run(scenario)
+
+
+def test_frame_level_path_steps_aside_for_deflate_backpressure_and_close(impl: Any, codec: Any) -> None:
+    async def scenario() -> None:
+        deflated = Served(impl, codec, extensions=b"permessage-deflate")
+        paused, closing, plain = Served(impl, codec), Served(impl, codec), Served(impl, codec)
+        everyone = [deflated, paused, closing, plain]
+        for one in everyone:
+            await asyncio.wait_for(one.accepted.wait(), 2.0)
+        assert deflated.protocol.deflate is not None
+        paused.protocol.pause_writing()
+        await closing.ws.close()
+        sockets = [one.ws for one in everyone]
+        result = await broadcast(sockets, "hello")
+        # deflate: the ordinary send compresses it; paused: it waits in the sender; closed: counted.
+        assert result == BroadcastResult(delivered=3, closed=1)
+        assert outbox_of(paused.ws).busy
+        await broadcast(sockets, "again")
+        assert outbox_of(paused.ws).queued == 1  # behind the waiting one, in order
+        paused.protocol.resume_writing()
+        assert await outbox_of(paused.ws).join(2.0)
+        await asyncio.sleep(0)
+        for one in (deflated, paused, plain):
+            texts = [payload for opcode, payload in one.messages() if opcode == OP_TEXT]
+            assert texts == ["hello", "again"]
+        assert [opcode for opcode, _ in closing.messages()] == [OP_CLOSE]  # nothing after the close
+        raw = b"".join(deflated.transport.written)
+        assert b"hello" not in raw.split(b"\r\n\r\n", 1)[1]  # it went compressed
+        for one in everyone:
+            one.done.set()
+        await asyncio.sleep(0.01)
+
+    run(scenario)
+
+
+def test_frame_level_path_only_where_it_equals_a_send(impl: Any, codec: Any) -> None:
+    starlette_websockets = pytest.importorskip("starlette.websockets")
+
+    async def scenario() -> None:
+        served = Served(impl, codec)
+        await asyncio.wait_for(served.accepted.wait(), 2.0)
+        assert fanout._frame_sink(served.ws) is not None
+        scope, receive, send = served.ws.scope, served.ws._receive, served.ws._send
+
+        async def wrapped(message: Any) -> None:  # a middleware's send
+            await send(message)
+
+        class Custom(impl.WebSocket):  # type: ignore[name-defined,misc]
+            async def send_text(self, data: str) -> None:
+                await super().send_text(data.upper())
+
+        assert fanout._frame_sink(impl.WebSocket(scope, receive, wrapped)) is None
+        assert fanout._frame_sink(Custom(scope, receive, send)) is None
+        assert fanout._frame_sink(starlette_websockets.WebSocket(scope, receive, send)) is None
+        served.done.set()
+        await asyncio.sleep(0.01)
+
+    run(scenario)
+
+
 # -- over real sockets: uvicorn in this event loop, a client that stops reading -----------------------
 PAYLOAD = 64 * 1024  # bytes per message
 COUNT = 100  # messages: 6.25 MiB, more than the socket buffers hold for a client that does not read
@@ -574,7 +800,10 @@ COUNT = 100  # messages: 6.25 MiB, more than the socket buffers hold for a clien
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("policy", ["drop_oldest", "close"])
-def test_slow_client_over_uvicorn(impl: Any, policy: str) -> None:
+@pytest.mark.parametrize("protocol", ["websockets-sansio", "fastws.server:WebSocketProtocol"])
+def test_slow_client_over_uvicorn(impl: Any, policy: str, protocol: str) -> None:
+    # Under fastws.server the fast client takes the frame-level path, the slow one falls back to
+    # its outbox once the transport pushes back: bounds and policy hold on both protocols.
     uvicorn = pytest.importorskip("uvicorn")
     from websockets.asyncio.client import connect as ws_connect
 
@@ -594,7 +823,7 @@ def test_slow_client_over_uvicorn(impl: Any, policy: str) -> None:
             host="127.0.0.1",
             port=0,
             lifespan="off",
-            ws="websockets-sansio",  # applies transport backpressure to send()
+            ws=protocol,  # both apply transport backpressure to send()
             log_level="warning",
             log_config=None,
             timeout_graceful_shutdown=1,
@@ -643,6 +872,7 @@ def test_slow_client_over_uvicorn(impl: Any, policy: str) -> None:
             else:
                 assert slow_box.closed and totals.closed >= 1 and totals.dropped == 0
             assert outbox_of(fast_ws).sent == COUNT
+            assert (outbox_of(fast_ws).frames is not None) == protocol.startswith("fastws")
             await fast.close()
             slow.transport.abort()
         finally:
@@ -667,3 +897,49 @@ def test_bench_broadcast_suite_smoke(capsys: pytest.CaptureFixture[str]) -> None
     assert "starlette-loop" in format_broadcast(result)
     assert main(["--broadcast", "--quick", "--broadcast-connections", "20", "--quiet"]) == 0
     assert "Broadcast to 20 in-memory connections" in capsys.readouterr().out
+
+
+def test_e2e_messages_carry_sequence_and_time_at_fixed_offsets() -> None:
+    from fastws.bench._broadcast_e2e_client import _OFFSETS
+    from fastws.bench._broadcast_e2e_server import message
+
+    text = message("text", 42, 1234567890123)
+    assert isinstance(text, str) and len(text) == 64
+    value = message("json", 42, 1234567890123)
+    for payload in (
+        text.encode(),
+        fanout.encode(value).text.encode(),  # type: ignore[union-attr]  # fastws: orjson
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(),  # Starlette's send_json
+    ):
+        s0, s1, t0, t1 = _OFFSETS["text" if payload == text.encode() else "json"]
+        assert int(payload[s0:s1]) == 42 and int(payload[t0:t1]) == 1234567890123
+    assert 180 <= len(fanout.encode(value).text) <= 230  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        message("xml", 0, 0)
+
+
+@pytest.mark.e2e
+def test_bench_broadcast_e2e_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    # `fastws bench --broadcast --e2e` on a tiny room: every row delivers every message in order,
+    # from real server processes to a picows client process; the figures are there.
+    pytest.importorskip("picows")
+    from fastws.bench import main
+    from fastws.bench._broadcast_e2e import PAYLOADS, ROWS, format_broadcast_e2e, run_broadcast_e2e
+
+    result = run_broadcast_e2e(connections=12, count=15, warmup=3, burst=4, timeout=30.0)
+    assert result["rows"] == list(ROWS)
+    for row in ROWS:
+        for kind, _ in PAYLOADS:
+            cell = result["results"][row][kind]
+            assert cell["in_order"], (row, kind, cell)
+            assert cell["rounds"][0]["delivered"] == 12 * 15
+            assert cell["msgs_per_s"] > 0 and cell["p50_us"] > 0 and cell["p99_us"] >= cell["p50_us"]
+    table = format_broadcast_e2e(result)
+    assert "fastws-frames" in table and "uvicorn-starlette" in table and "NO" not in table.split("target")[0]
+    with pytest.raises(ValueError, match="unknown broadcast rows"):
+        run_broadcast_e2e(rows=("nginx",))
+    argv = ["--broadcast", "--e2e", "--quick", "--broadcast-connections", "8", "--broadcast-count", "5", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Broadcast over loopback: one server process holding 8 picows client connections" in out
+    assert "End to end" not in out  # the echo suite did not run as well

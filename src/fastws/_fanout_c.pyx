@@ -1,12 +1,14 @@
 # cython: language_level=3
 """Compiled per-connection step of ``fastws.broadcast`` (twin: ``fastws._fanout_py``).
 
-``start_each(run, key, outbox_type, outbox_of)`` starts the send of one message on every idle connection of a
-broadcast, in turn, and returns when all are visited (``None``) or when a send suspends (the
-transport applies backpressure): then it returns ``(send, awaited)``, the suspended send and what
-it waits on, for ``run.outbox``'s sender task to carry on; the next call continues with the next
-connection. Each send is driven with ``PyIter_Send``, so a send the server completes at once costs
-no task, no trip through the event loop and no ``StopIteration``; the outbox fields are read in C.
+``start_each(run, key, outbox_type, outbox_of)`` starts the send of one message on every idle
+connection of a broadcast (or, for a connection served by ``fastws.server``, hands its protocol the
+message's frame bytes, encoded once: ``Pass.frame``), in turn, and returns when all are visited
+(``None``) or when a send suspends (the transport applies backpressure): then it returns ``(send,
+awaited)``, the suspended send and what it waits on, for ``run.outbox``'s sender task to carry on;
+the next call continues with the next connection. Each send is driven with ``PyIter_Send``, so a
+send the server completes at once costs no task, no trip through the event loop and no
+``StopIteration``; the outbox fields are read in C.
 
 Source: CPython C API ``PyIter_Send`` (3.10+); PEP 492 (coroutine protocol).
 """
@@ -44,6 +46,7 @@ cdef class OutboxCore:
     cdef public object _task
     cdef public object _room
     cdef public object error
+    cdef public object frames
     cdef public object queued_bytes
     cdef public object sent
     cdef public object dropped
@@ -58,6 +61,9 @@ cdef class Pass:
         targets (Iterator): the connections (``WebSocket`` objects with a ``scope``, or outboxes) still
             to visit; shared by the successive ``start_each`` calls.
         text (str | None), data (bytes | None): the message (one of them is ``None``).
+        frame (bytes | None): the message as one encoded WebSocket frame, for the connections
+            whose outbox has a frame sink (``OutboxCore.frames``: ``fastws.server``'s
+            ``send_prepared``); ``None`` turns the frame-level path off.
 
     Attributes:
         delivered (int): sends completed or in progress. closed (int): sends that failed.
@@ -69,16 +75,18 @@ cdef class Pass:
     cdef public object targets
     cdef public object text
     cdef public object data
+    cdef public object frame
     cdef public Py_ssize_t delivered
     cdef public Py_ssize_t closed
     cdef public list busy
     cdef public object outbox
     cdef public Py_ssize_t generation
 
-    def __init__(self, targets, text, data):
+    def __init__(self, targets, text, data, frame=None):
         self.targets = targets
         self.text = text
         self.data = data
+        self.frame = frame
         self.busy = []
 
 
@@ -106,6 +114,7 @@ def start_each(Pass run, str key, type outbox_type, object outbox_of):
     cdef PySendResult status
     cdef object text = run.text
     cdef object data = run.data
+    cdef object frame = run.frame
     cdef bint is_text = text is not None
     cdef object last_type = None
     for target in run.targets:
@@ -125,6 +134,19 @@ def start_each(Pass run, str key, type outbox_type, object outbox_of):
         if outbox._task is not None or outbox.closed is not False:
             run.busy.append(outbox)  # a sender is running, or closed: the caller's business
             continue
+        if frame is not None and outbox.frames is not None:
+            # Frame-level: the connection's protocol writes the shared frame bytes, or says no
+            # (closed, deflate, backpressure) and the ordinary send below deals with it.
+            try:
+                written = outbox.frames(frame)
+            except BaseException as exc:
+                outbox._failed(exc)
+                run.closed += 1
+                continue
+            if written is True:
+                outbox.sent = outbox.sent + 1
+                run.delivered += 1
+                continue
         ws = outbox.websocket
         send = ws.send_text(text) if is_text else ws.send_bytes(data)
         res = NULL

@@ -1,14 +1,16 @@
 """Pure-Python twin of ``fastws._fanout_c``: the per-connection step of ``fastws.broadcast``.
 
-``start_each(run, key, outbox_type, outbox_of)`` starts the send of one message on every idle connection of a
-broadcast, in turn, and returns when all are visited (``None``) or when a send suspends (the
-transport applies backpressure): then it returns ``(send, awaited)``, the suspended send and what
-it waits on, for ``run.outbox``'s sender task to carry on, and the next call continues with the
-next connection. A send the server completes at once costs no task and no ``StopIteration``: here
-the connections are visited by one coroutine that ``await``s each send (as the plain
-``for ws in room: await ws.send_text(m)`` loop does), and a suspended send detaches that coroutine
-(``run.generation`` moves on), which becomes the suspended connection's send: it returns as soon
-as that send is done. The compiled twin drives each send with ``PyIter_Send`` instead.
+``start_each(run, key, outbox_type, outbox_of)`` starts the send of one message on every idle
+connection of a broadcast (or, for a connection served by ``fastws.server``, hands its protocol the
+message's frame bytes, encoded once: ``Pass.frame``), in turn, and returns when all are visited
+(``None``) or when a send suspends (the transport applies backpressure): then it returns ``(send,
+awaited)``, the suspended send and what it waits on, for ``run.outbox``'s sender task to carry on,
+and the next call continues with the next connection. A send the server completes at once costs no
+task and no ``StopIteration``: here the connections are visited by one coroutine that ``await``s
+each send (as the plain ``for ws in room: await ws.send_text(m)`` loop does), and a suspended send
+detaches that coroutine (``run.generation`` moves on), which becomes the suspended connection's
+send: it returns as soon as that send is done. The compiled twin drives each send with
+``PyIter_Send`` instead.
 
 ``OutboxCore`` holds the fields of ``fastws.fanout.Outbox`` (its subclass), ``Pass`` the state of one
 broadcast. Source: PEP 492 (coroutine ``send``), CPython C API ``PyIter_Send`` (3.10+).
@@ -25,9 +27,21 @@ __all__ = ["OutboxCore", "Pass", "start_each"]
 class OutboxCore:
     """The fields of one connection's outbox (``fastws.fanout.Outbox`` documents them)."""
 
-    __slots__ = ("_queue", "_room", "_task", "closed", "dropped", "error", "queued_bytes", "sent", "websocket")
+    __slots__ = (
+        "_queue",
+        "_room",
+        "_task",
+        "closed",
+        "dropped",
+        "error",
+        "frames",
+        "queued_bytes",
+        "sent",
+        "websocket",
+    )
 
     websocket: Any
+    frames: Any
     _queue: Any
     _task: Any
     _room: Any
@@ -45,6 +59,9 @@ class Pass:
         targets (Iterator): the connections (``WebSocket`` objects with a ``scope``, or outboxes) still
             to visit; shared by the successive ``start_each`` calls.
         text (str | None), data (bytes | None): the message (one of them is ``None``).
+        frame (bytes | None): the message as one encoded WebSocket frame, for the connections
+            whose outbox has a frame sink (``OutboxCore.frames``: ``fastws.server``'s
+            ``send_prepared``); ``None`` turns the frame-level path off.
 
     Attributes:
         delivered (int): sends completed or in progress. closed (int): sends that failed.
@@ -53,12 +70,15 @@ class Pass:
             returned a pair). generation (int): moves on each time a send suspends.
     """
 
-    __slots__ = ("busy", "closed", "data", "delivered", "generation", "outbox", "targets", "text")
+    __slots__ = ("busy", "closed", "data", "delivered", "frame", "generation", "outbox", "targets", "text")
 
-    def __init__(self, targets: Iterator[Any], text: str | None, data: bytes | None) -> None:
+    def __init__(
+        self, targets: Iterator[Any], text: str | None, data: bytes | None, frame: bytes | None = None
+    ) -> None:
         self.targets = targets
         self.text = text
         self.data = data
+        self.frame = frame
         self.delivered = 0
         self.closed = 0
         self.busy: list[Any] = []
@@ -98,6 +118,7 @@ async def _each(run: Pass, key: str, outbox_type: type, outbox_of: Callable[[Any
     generation = run.generation
     text = run.text
     data = run.data
+    frame = run.frame
     for target in run.targets:
         try:
             outbox = target.scope.get(key)
@@ -111,6 +132,19 @@ async def _each(run: Pass, key: str, outbox_type: type, outbox_of: Callable[[Any
         if outbox._task is not None or outbox.closed is not False:
             run.busy.append(outbox)  # a sender is running, or closed: the caller's business
             continue
+        if frame is not None and outbox.frames is not None:
+            # Frame-level: the connection's protocol writes the shared frame bytes, or says no
+            # (closed, deflate, backpressure) and the ordinary send below deals with it.
+            try:
+                written = outbox.frames(frame)
+            except BaseException as exc:
+                outbox._failed(exc)
+                run.closed += 1
+                continue
+            if written is True:
+                outbox.sent += 1
+                run.delivered += 1
+                continue
         run.outbox = outbox
         ws = outbox.websocket
         try:

@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable
 from contextlib import asynccontextmanager
@@ -113,6 +114,9 @@ DEFAULT_TIMEOUT = 1.0
 INTERNAL_ERROR = 1011
 
 _SCOPE_KEY = "fastws.outbox"
+#: The frame-level path on ``fastws.server`` (module docstring); off only to measure without it
+#: (``fastws bench --broadcast --e2e``).
+_FRAMES = True
 # What a send raises once the connection is gone (the client left: OSError, reported by the
 # WebSocket as WebSocketDisconnect 1006) or closed (WebSocketDisconnected). Other exceptions
 # count as "gone" only when the connection's state says it is no longer open (Outbox._gone).
@@ -215,6 +219,49 @@ def encode(message: Any) -> Encoded:
     return Encoded(text, None, len(text) if text.isascii() else len(text.encode("utf-8")))
 
 
+def _frame_sink(websocket: Any) -> Any:
+    # The frame-level path serves a connection only where it is the same as a `websocket.send`
+    # event: a fastws WebSocket class whose send_text/send_bytes are not overridden, whose ASGI
+    # `send` is fastws.server's own (no middleware wrapping it, no subclass overriding it).
+    server = sys.modules.get("fastws.server")
+    if server is None:
+        return None  # no connection of this process is served by it
+    protocol_class = server.WebSocketProtocol
+    send = getattr(websocket, "_send", None)
+    protocol = getattr(send, "__self__", None)
+    if not isinstance(protocol, protocol_class) or getattr(send, "__func__", None) is not protocol_class.send:
+        return None
+    cls = type(websocket)
+    for base in _websocket_classes():
+        if cls.send_text is base.send_text and cls.send_bytes is base.send_bytes:
+            return protocol.send_prepared
+    return None
+
+
+def _websocket_classes() -> list[Any]:
+    # fastws's WebSocket implementations that are loaded (the frame-level path knows what their
+    # send_text/send_bytes do).
+    found = []
+    for name in ("fastws._websocket_c", "fastws._websocket_py"):
+        module = sys.modules.get(name)
+        if module is not None:
+            found.append(module.WebSocket)
+    return found
+
+
+def _encode_frame(encoded: Encoded) -> bytes | None:
+    # The message as one server-to-client frame, for the frame-level path; None while no
+    # connection of this process can be served by fastws.server.
+    if not _FRAMES or "fastws.server" not in sys.modules:
+        return None
+    from fastws._frame import encode_frame, encode_text
+    from fastws._frame_types import OP_BINARY
+
+    if encoded.text is not None:
+        return encode_text(encoded.text)
+    return encode_frame(OP_BINARY, encoded.data)  # type: ignore[arg-type]
+
+
 class Outbox(OutboxCore):
     """The bounded send queue of one connection, and its sender task while messages are queued.
 
@@ -251,6 +298,8 @@ class Outbox(OutboxCore):
         self.dropped = 0
         self.closed = False
         self.error: BaseException | None = None
+        # fastws.server's `send_prepared` when the frame-level path can serve this connection.
+        self.frames = _frame_sink(websocket)
 
     @property
     def queued(self) -> int:
@@ -661,7 +710,7 @@ async def broadcast(
             f"got {max_messages}, {max_bytes} and {timeout}"
         )
     encoded = encode(message)
-    run = Pass(iter(websockets), encoded.text, encoded.data)
+    run = Pass(iter(websockets), encoded.text, encoded.data, _encode_frame(encoded))
     # Each idle connection's send is started inline, in turn (fastws._fanout: compiled, or its
     # pure-Python twin); a send that suspends (backpressure) is handed to that connection's
     # sender task, and the step goes on with the next connections.

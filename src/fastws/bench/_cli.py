@@ -17,7 +17,9 @@ receive/send, interleaved round-robin, reported as median ns/op and as ratios me
 run. --e2e runs echo servers under uvicorn+uvloop instead and drives them over loopback from a
 separate load-client process. --connections N (without --e2e) holds N idle WebSockets on one
 uvicorn worker, for uvicorn's default protocol and fastws.server in the same run, and reports
-memory per connection, handshakes/s, echo latency and idle CPU.
+memory per connection, handshakes/s, echo latency and idle CPU. --broadcast measures fan-out to
+many in-memory connections; --broadcast --e2e measures it over real sockets (a server holding
+1,000 client connections).
 """
 
 _EPILOG = """\
@@ -58,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     suites.add_argument(
         "--broadcast",
         action="store_true",
-        help="run the broadcast suite (fastws.broadcast() vs a Starlette send_text loop, in memory)",
+        help="run the broadcast suite (fastws.broadcast() vs a Starlette send_text loop, in memory; "
+        "with --e2e: over loopback, a server holding --broadcast-connections picows client connections)",
     )
     suites.add_argument(
         "--idle",
@@ -118,7 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fan = parser.add_argument_group("broadcast suite")
     fan.add_argument("--broadcast-connections", type=_positive_int, default=1000, help="connections (default 1000)")
-    fan.add_argument("--broadcast-rounds", type=_positive_int, help="interleaved rounds (default 15; quick 2)")
+    fan.add_argument(
+        "--broadcast-rounds", type=_positive_int, help="interleaved rounds (default 15, with --e2e 1; quick 2, 1)"
+    )
+    fan.add_argument(
+        "--broadcast-count",
+        type=_positive_int,
+        help="with --e2e: messages per payload, each to every connection (default 200; quick 20)",
+    )
+    fan.add_argument(
+        "--broadcast-burst",
+        type=_positive_int,
+        default=10,
+        help="with --e2e: broadcasts per event-loop iteration of the publisher (default 10)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE ('-' for stdout)")
     output.add_argument("--plot", metavar="FILE.png", help="draw the ratios as bar charts (needs matplotlib)")
@@ -187,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run_idle = args.idle or (args.connections is not None and not args.e2e)
     run_micro = not (args.e2e or args.broadcast or run_idle) or args.micro
+    # --broadcast --e2e is one suite: fan-out over real sockets (not the echo suite as well).
+    broadcast_e2e = args.broadcast and args.e2e
     document: dict[str, Any] = {"schema": "fastws-bench/1", "environment": _report.environment()}
     print(_report.format_header(document["environment"]))
     print()
@@ -202,7 +220,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(_report.format_micro(document["micro"]))
             print()
-        if args.broadcast:
+        if broadcast_e2e:
+            from fastws.bench._broadcast_e2e import format_broadcast_e2e, run_broadcast_e2e
+
+            document["broadcast_e2e"] = run_broadcast_e2e(
+                connections=args.broadcast_connections,
+                count=args.broadcast_count or (20 if args.quick else 200),
+                warmup=5 if args.quick else 20,
+                burst=args.broadcast_burst,
+                rounds=args.broadcast_rounds or 1,
+                progress=progress,
+                pin=not args.no_pin,
+            )
+            print(format_broadcast_e2e(document["broadcast_e2e"]))
+            print()
+        elif args.broadcast:
             from fastws.bench._broadcast import format_broadcast, run_broadcast
 
             document["broadcast"] = run_broadcast(
@@ -213,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(format_broadcast(document["broadcast"]))
             print()
-        if args.e2e:
+        if args.e2e and not broadcast_e2e:
             from fastws.bench._e2e import run_e2e
 
             document["e2e"] = run_e2e(

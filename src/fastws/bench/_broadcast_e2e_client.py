@@ -1,21 +1,26 @@
-"""The client of ``fastws bench --broadcast --e2e``, in its own process:
-``python -m fastws.bench._broadcast_e2e_client OPTIONS``.
+"""The client of ``fastws bench --broadcast --e2e``, in its own process: ``python -m
+fastws.bench._broadcast_e2e_client OPTIONS``.
 
 It opens ``--connections`` picows WebSockets to ``ws://127.0.0.1:PORT/`` (the room) and one to
 ``/control``, then for each payload kind (``--payloads``, default ``text,json``) has the server
-publish ``--warmup`` messages (not measured) and then ``--count`` messages, in bursts of
-``--burst``. Every connection checks that it receives messages 0, 1, 2, ... of each run, each once
-and in order (the sequence number at a fixed offset of each message, see
-``_broadcast_e2e_server``); the delivery latency (receipt minus publication, both
-``time.monotonic_ns()``, one clock for every process on the machine) is sampled on every
-``--sample``-th message of each connection. The measured window runs from the command to the
-moment every connection has its last message; the server's CPU time (``--server-pid``, user plus
-system, so the kernel's work for each write counts too) is read at both ends.
+publish ``--warmup`` messages (not measured), then ``--count`` messages in bursts of ``--burst`` as
+fast as it can (the throughput run: msg/s and CPU), then ``--latency-count`` messages paced at
+``--latency-rate`` per second (the latency run: the time one broadcast takes to reach its
+connections, without a queue built up by the throughput run). Every connection checks that it
+receives messages 0, 1, 2, ... of each run, each once and in order (the sequence number at a fixed
+offset of each message, see ``_broadcast_e2e_server``); the delivery latency (receipt minus
+publication, both ``time.monotonic_ns()``, one clock for every process on the machine) is sampled
+on every ``--sample``-th message of each connection in the throughput run (``p50_us``/``p99_us``
+under full load) and on every message in the latency run (``paced_p50_us``/``paced_p99_us``). The
+throughput window runs from the command to the moment every connection has its last message; the
+server's CPU time (``--server-pid``, user plus system, so the kernel's work for each write counts
+too) is read at both ends.
 
-Prints one JSON line: ``{"connections", "runs": {kind: {"count", "burst", "expected",
-"delivered", "in_order", "errors", "seconds", "msgs_per_s", "server_cpu_s", "cpu_us_per_msg",
-"p50_us", "p99_us", "server_cpu_share", "client_cpu_share"}}}``. Exits 1 (with the reason on
-standard error) when a run does not complete within ``--timeout`` seconds.
+Prints one JSON line: ``{"connections", "runs": {kind: {"count", "burst", "expected", "delivered",
+"in_order", "errors", "seconds", "msgs_per_s", "server_cpu_s", "cpu_us_per_msg", "p50_us",
+"p99_us", "paced_rate", "paced_p50_us", "paced_p99_us", "server_cpu_share",
+"client_cpu_share"}}}``. Exits 1 (with the reason on standard error) when a run does not complete
+within ``--timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -52,6 +57,13 @@ class _Run:
         self.done: asyncio.Future[None] = loop.create_future()
 
 
+def _percentile(sorted_ns: list[int], q: float) -> float | None:
+    # The q-quantile of sorted nanoseconds, in microseconds.
+    if not sorted_ns:
+        return None
+    return sorted_ns[min(len(sorted_ns) - 1, int(len(sorted_ns) * q))] / 1000
+
+
 async def run_client(
     port: int,
     connections: int,
@@ -62,6 +74,8 @@ async def run_client(
     sample: int,
     timeout: float,
     server_pid: int | None,
+    latency_count: int = 50,
+    latency_rate: float = 50.0,
 ) -> dict[str, Any]:
     """Connect, run each payload kind (warm-up, then measured), close; the figures per kind.
 
@@ -119,12 +133,13 @@ async def run_client(
     control_transport, control = await ws_connect(Control, f"ws://127.0.0.1:{port}/control")
     assert isinstance(control, Control)
 
-    async def publish(kind: str, n: int) -> _Run:
-        run = _Run(kind, n, connections, sample, loop)
+    async def publish(kind: str, n: int, every: int = sample, bursts: int = burst, interval: float = 0.0) -> _Run:
+        run = _Run(kind, n, connections, every, loop)
         for _, member in members:
             member.next = 0
         state["run"] = run
-        control_transport.send(TEXT, json.dumps({"payload": kind, "count": n, "burst": burst}).encode())
+        command = {"payload": kind, "count": n, "burst": bursts, "interval": interval}
+        control_transport.send(TEXT, json.dumps(command).encode())
         try:
             await asyncio.wait_for(asyncio.shield(run.done), timeout)
             await asyncio.wait_for(control.replies.get(), timeout)
@@ -150,19 +165,26 @@ async def run_client(
             cpu_end = process_cpu_seconds(server_pid) if server_pid else None
             server_cpu = None if cpu_start is None or cpu_end is None else cpu_end - cpu_start
             latencies = sorted(run.latencies)
+            paced_run = await publish(kind, latency_count, 1, 1, 1.0 / latency_rate)
+            paced = sorted(paced_run.latencies)
             results[kind] = {
                 "count": count,
                 "burst": burst,
                 "expected": run.expected,
                 "delivered": run.delivered,
-                "in_order": run.errors == 0 and run.delivered == run.expected,
-                "errors": run.errors,
+                "in_order": run.errors == paced_run.errors == 0
+                and run.delivered == run.expected
+                and paced_run.delivered == paced_run.expected,
+                "errors": run.errors + paced_run.errors,
                 "seconds": seconds,
                 "msgs_per_s": run.delivered / seconds,
                 "server_cpu_s": server_cpu,
                 "cpu_us_per_msg": None if server_cpu is None else server_cpu * 1e6 / run.delivered,
-                "p50_us": latencies[len(latencies) // 2] / 1000 if latencies else None,
-                "p99_us": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000 if latencies else None,
+                "p50_us": _percentile(latencies, 0.50),
+                "p99_us": _percentile(latencies, 0.99),
+                "paced_rate": latency_rate,
+                "paced_p50_us": _percentile(paced, 0.50),
+                "paced_p99_us": _percentile(paced, 0.99),
                 "server_cpu_share": None if server_cpu is None else server_cpu / seconds,
                 "client_cpu_share": own_cpu / seconds,
             }
@@ -187,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--sample", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--latency-count", type=int, default=50)
+    parser.add_argument("--latency-rate", type=float, default=50.0)
     parser.add_argument("--server-pid", type=int, default=None)
     args = parser.parse_args(argv)
     try:
@@ -207,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.sample,
                 args.timeout,
                 args.server_pid,
+                args.latency_count,
+                args.latency_rate,
             )
         )
     except RuntimeError as exc:

@@ -13,8 +13,9 @@ ROW is one of ``ROWS``:
 
 The app accepts every WebSocket on ``/`` into one room, until the client leaves. A connection on
 ``/control`` receives publish commands, one JSON text each: ``{"count": N, "payload": "text" |
-"json", "burst": B}``. For each, the server publishes N messages to the room, yielding to the event
-loop after every B of them, and answers ``{"published": N}``. Message ``i`` carries its sequence
+"json", "burst": B, "interval": S}``. For each, the server publishes N messages to the room,
+yielding to the event loop after every B of them (sleeping S seconds there when S > 0: a paced
+run), and answers ``{"published": N}``. Message ``i`` carries its sequence
 number and the ``time.monotonic_ns()`` of its publication at fixed offsets: the 64-byte text starts
 with ``f"{i:08d} {t:020d} "``, the JSON (about 200 bytes) with ``{"seq":"%08d","t":"%020d",``
 (the same bytes from orjson and from ``json.dumps`` with Starlette's separators). Broadcasts use
@@ -84,7 +85,7 @@ def make_app(row: str) -> tuple[Any, str]:
 
         implementation = "starlette"
 
-        async def publish(kind: str, count: int, burst: int) -> None:
+        async def publish(kind: str, count: int, burst: int, interval: float) -> None:
             sockets = list(room)
             for seq in range(count):
                 value = message(kind, seq, monotonic_ns())
@@ -95,7 +96,7 @@ def make_app(row: str) -> tuple[Any, str]:
                     for ws in sockets:
                         await ws.send_json(value)
                 if (seq + 1) % burst == 0:
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(interval)
 
     else:
         import fastws
@@ -105,12 +106,12 @@ def make_app(row: str) -> tuple[Any, str]:
         implementation = fastws.IMPLEMENTATION
         fanout._FRAMES = row == "fastws-frames"
 
-        async def publish(kind: str, count: int, burst: int) -> None:
+        async def publish(kind: str, count: int, burst: int, interval: float) -> None:
             sockets = list(room)
             for seq in range(count):
                 await fanout.broadcast(sockets, message(kind, seq, monotonic_ns()), policy="wait", timeout=30.0)
                 if (seq + 1) % burst == 0:
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(interval)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
@@ -123,7 +124,12 @@ def make_app(row: str) -> tuple[Any, str]:
                 if event["type"] != "websocket.receive":
                     return
                 command = json.loads(event["text"])
-                await publish(command["payload"], int(command["count"]), max(1, int(command.get("burst", 1))))
+                await publish(
+                    command["payload"],
+                    int(command["count"]),
+                    max(1, int(command.get("burst", 1))),
+                    max(0.0, float(command.get("interval", 0.0))),
+                )
                 await ws.send_text(json.dumps({"published": command["count"]}))
         room[ws] = None
         try:

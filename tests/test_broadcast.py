@@ -926,7 +926,9 @@ def test_bench_broadcast_e2e_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     from fastws.bench import main
     from fastws.bench._broadcast_e2e import PAYLOADS, ROWS, format_broadcast_e2e, run_broadcast_e2e
 
-    result = run_broadcast_e2e(connections=12, count=15, warmup=3, burst=4, timeout=30.0)
+    result = run_broadcast_e2e(
+        connections=12, count=15, warmup=3, burst=4, timeout=30.0, latency_count=5, latency_rate=200.0
+    )
     assert result["rows"] == list(ROWS)
     for row in ROWS:
         for kind, _ in PAYLOADS:

@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 warmup=5 if args.quick else 20,
                 burst=args.broadcast_burst,
                 rounds=args.broadcast_rounds or 1,
+                latency_count=10 if args.quick else 50,
+                latency_rate=100.0 if args.quick else 50.0,
                 progress=progress,
                 pin=not args.no_pin,
             )

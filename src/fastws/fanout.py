@@ -31,6 +31,17 @@ applies backpressure) continues in a sender task, which then sends whatever was 
 The task also ends, and the queue is discarded, when the slow-consumer policy closes the
 connection, when the outbox is closed with ``Outbox.aclose()``, and when a send fails.
 
+Frame-level fan-out on fastws.server
+------------------------------------
+Server frames are unmasked (RFC 6455 section 5.1), so a message is the same bytes on every
+connection. For a connection served by ``fastws.server`` (its ``WebSocket``'s ASGI ``send`` is
+the protocol's own, not wrapped, and ``send_text``/``send_bytes`` are fastws's, not overridden),
+``broadcast`` encodes the frame once and hands those bytes to the protocol's ``send_prepared``,
+which adds them to the connection's write of this event-loop iteration, in order with the app's
+own sends. The protocol says no, and the ordinary send takes the message, when permessage-deflate
+was negotiated, when its transport is over the high-water mark (so the outbox bounds and the
+policy apply as before), and once a close frame was sent or the client is gone.
+
 When a send fails
 -----------------
 Whichever exception ends a send (inline in ``broadcast`` or in the sender task), the outbox is

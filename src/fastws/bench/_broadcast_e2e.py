@@ -30,6 +30,7 @@ from typing import Any
 
 from fastws.bench._broadcast_e2e_server import ROWS
 from fastws.bench._e2e import _cpu_plan, _pin, _Server, _sigterm_as_interrupt
+from fastws.bench._e2e_client import resolve_client
 
 __all__ = ["PAYLOADS", "ROWS", "format_broadcast_e2e", "run_broadcast_e2e"]
 
@@ -129,14 +130,17 @@ def run_broadcast_e2e(
         "cpu_ratio_vs_first", "rounds": [...]}}}, "target"}``.
 
     Raises:
-        RuntimeError: a server did not start, or a client failed or saw a message missing or out
-            of order after ``timeout``. KeyboardInterrupt: interrupted; the children are stopped.
+        ValueError: an unknown row.
+        RuntimeError: picows is not installed (``pip install "fastws[bench]"``), a server did not
+            start, or a client failed or saw a message missing or out of order after ``timeout``.
+        KeyboardInterrupt: interrupted; the children are stopped.
     """
     import uvicorn
 
     unknown = [row for row in rows if row not in ROWS]
     if unknown or not rows:
         raise ValueError(f"unknown broadcast rows {unknown or rows!r}: choose from {', '.join(ROWS)}")
+    resolve_client("picows")  # the client process needs it: say so before starting any server
     server_cpus, client_cpus = _cpu_plan(pin)
     options = {
         "client_cpus": client_cpus,

@@ -11,6 +11,7 @@ import asyncio
 import importlib
 from typing import Any
 
+import anyio
 import pytest
 from test_server_protocol import HEAD, MASK, FakeTransport, frames, make
 
@@ -386,5 +387,23 @@ def test_close_resumes_reads_paused_by_ws_max_queue(codec: Any) -> None:
         assert not transport.paused and not transport.closed
         protocol.data_received(codec.encode_frame(OP_CLOSE, codec.close_payload(1000), mask=MASK))
         assert transport.closed and protocol.close_timer is None
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_anyio_cancel_scopes_and_task_groups_leave_receive_usable(codec: Any) -> None:
+    async def main() -> None:
+        protocol, _, box = await accepted(codec)
+        receive = box["receive"]
+        with anyio.move_on_after(0.01) as scope:
+            await receive()
+        assert scope.cancelled_caught
+        async with anyio.create_task_group() as group:  # a sibling's cancellation of the group
+            group.start_soon(receive)
+            await asyncio.sleep(0.01)
+            group.cancel_scope.cancel()
+        assert not protocol._receivers
+        protocol.data_received(text_frame(codec, "next"))
+        assert await asyncio.wait_for(receive(), 1) == {"type": "websocket.receive", "text": "next"}
 
     asyncio.run(asyncio.wait_for(main(), 5))

@@ -16,6 +16,13 @@ validation, keepalive pings (``ws_ping_interval``/``ws_ping_timeout``), write ba
 messages wait for the app), ``ws_max_size`` (close 1009, after decompression too) and
 permessage-deflate (RFC 7692, when ``ws_per_message_deflate`` is true: uvicorn's default) with
 parameter negotiation.
+
+It behaves as uvicorn's default protocol (websockets-sansio, uvicorn 0.54) does, and runs uvicorn's
+own WebSocket test suite in CI; docs/protocol.md lists the few deliberate differences with the
+RFC 6455 or ASGI clause behind each. ``receive``/``send`` are cancellation-safe (one future per
+waiter), every header byte the app hands the handshake is validated before it is written, and
+pongs are held back while the write buffer is over its high-water mark. No private uvicorn module
+is imported: only the plug-in contract (``config``, ``server_state``, ``app_state``) is used.
 """
 
 from __future__ import annotations

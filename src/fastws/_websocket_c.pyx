@@ -529,6 +529,7 @@ cdef class WebSocket:
         cdef _Op op = _new_op(self, K_ACCEPT)
         op.a = subprotocol
         op.b = headers
+        op.state = bool(type(self)._fastws_checks)  # read here, so the op's step stays as small as before
         return op
 
     def close(self, code=1000, reason=None):
@@ -553,6 +554,7 @@ cdef class WebSocket:
         cdef _Op op = _new_op(self, K_CLOSE)
         op.a = code
         op.b = reason
+        op.state = bool(type(self)._fastws_checks)  # read here, so the op's step stays as small as before
         return op
 
     async def send_denial_response(self, response):
@@ -845,10 +847,9 @@ cdef class _Op:
             self.inner = _await_iter(ws._receive())
             return 0
         if kind == K_ACCEPT:
-            if type(ws)._fastws_checks:
-                self.b = check_accept(ws.scope, self.a, self.b)
-            else:  # the subprotocol goes to the server as given, as the dialect's framework does
-                self.b = check_accept(ws.scope, None, self.b)
+            # Without the class's checks the subprotocol goes to the server as given, as the
+            # dialect's framework does (self.state: _fastws_checks, read by accept()).
+            self.b = check_accept(ws.scope, self.a if self.state else None, self.b)
             if ws._client == CONNECTING:
                 # If we haven't yet seen the 'connect' message, then wait for it first.
                 self.stage = 1
@@ -874,7 +875,7 @@ cdef class _Op:
             # Before accept the close is a handshake denial (HTTP 403): servers drop the code and
             # reason, so they are passed on unchecked, as Starlette does (FastAPI closes with a
             # list as the reason there).
-            if ws._application != CONNECTING and type(ws)._fastws_checks:
+            if self.state and ws._application != CONNECTING:  # self.state: _fastws_checks
                 check_close(self.a, self.b)
             message = {"type": "websocket.close", "code": self.a, "reason": self.b or ""}
             self.wrap = ws._before_send("websocket.close", message)

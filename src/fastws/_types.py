@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -425,7 +426,38 @@ def check_close(code: object, reason: object) -> None:
                 )
 
 
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+#: RFC 9110 section 5.6.2: the characters of a token (a header name, a subprotocol).
+TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def check_header_pairs(headers: Iterable[Any], event: str) -> None:
+    """Check the ``headers`` an app hands to an ASGI ``event`` (``websocket.accept`` or
+    ``websocket.http.response.start``) before any of it is written: the one home of this rule, used
+    by the WebSocket class and by ``fastws.server``.
+
+    Args:
+        headers (Iterable[tuple[bytes, bytes]]): read once; names must be RFC 9110 tokens (sections
+            5.1, 5.6.2), values free of CR, LF and NUL (section 5.5), so an app cannot inject a
+            header line or split the response.
+        event (str): the ASGI event type, named in the error messages.
+
+    Raises:
+        TypeError: an item is not a ``(name, value)`` pair of ``bytes``/``bytearray``.
+        ValueError: a name is not a token, or a value holds CR, LF or NUL.
+    """
+    for item in headers:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise TypeError(f"'{event}' headers must be (name, value) pairs of bytes, got {item!r}") from None
+        if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"'{event}' header name and value must be bytes, got {item!r}")
+        if not name or not TOKEN.issuperset(name):
+            raise ValueError(f"invalid header name {bytes(name)!r} in '{event}': not an RFC 9110 token")
+        if b"\r" in value or b"\n" in value or b"\0" in value:
+            raise ValueError(
+                f"invalid value for header {bytes(name)!r} in '{event}': CR, LF or NUL (RFC 9110 section 5.5)"
+            )
 
 
 def check_accept(scope: Any, subprotocol: object, headers: Any) -> Any:
@@ -458,15 +490,5 @@ def check_accept(scope: Any, subprotocol: object, headers: Any) -> Any:
         return headers
     if not isinstance(headers, (list, tuple)):
         headers = list(headers)
-    for item in headers:
-        try:
-            name, value = item
-        except (TypeError, ValueError):
-            raise TypeError(f"accept headers must be (name, value) pairs of bytes, got {item!r}") from None
-        if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"accept header name and value must be bytes, got {item!r}")
-        if not name or not _TOKEN.issuperset(name):
-            raise ValueError(f"invalid header name {bytes(name)!r}: not an RFC 9110 token")
-        if b"\r" in value or b"\n" in value or b"\0" in value:
-            raise ValueError(f"invalid value for header {bytes(name)!r}: CR, LF or NUL (RFC 9110 section 5.5)")
+    check_header_pairs(headers, "websocket.accept")
     return headers

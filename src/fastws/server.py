@@ -53,6 +53,7 @@ from fastws._frame_types import (
     OP_TEXT,
     WebSocketProtocolError,
 )
+from fastws._types import TOKEN, check_header_pairs
 
 __all__ = ["ClientDisconnected", "PerMessageDeflate", "WebSocketProtocol", "accept_key", "negotiate_deflate"]
 
@@ -123,38 +124,20 @@ def _path_with_query_string(scope: dict[str, Any]) -> str:
     return path
 
 
-#: RFC 9110 section 5.6.2: the characters of a token (a header name, a subprotocol).
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-
 def _check_headers(headers: Any, event: str) -> list[tuple[bytes, bytes]]:
     """The ``headers`` of an ASGI ``event`` (``websocket.accept`` or
-    ``websocket.http.response.start``) as a list of ``(name, value)`` bytes pairs, checked before
-    any of it is written: names must be RFC 9110 tokens (section 5.1, 5.6.2), values free of CR,
-    LF and NUL (section 5.5), so an app cannot inject a header line or split the response.
+    ``websocket.http.response.start``) as a list of ``(name, value)`` bytes pairs, checked by
+    ``fastws._types.check_header_pairs`` before any of it is written.
 
     Raises:
         TypeError: ``headers`` is not an iterable of pairs of ``bytes``.
         ValueError: a name is not a token, or a value holds CR, LF or NUL.
     """
-    checked: list[tuple[bytes, bytes]] = []
     if not headers:
-        return checked
-    for item in headers:
-        try:
-            name, value = item
-        except (TypeError, ValueError):
-            raise TypeError(f"'{event}' headers must be (name, value) pairs of bytes, got {item!r}") from None
-        if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"'{event}' header name and value must be bytes, got {item!r}")
-        if not name or not _TOKEN.issuperset(name):
-            raise ValueError(f"invalid header name {bytes(name)!r} in '{event}': not an RFC 9110 token")
-        if b"\r" in value or b"\n" in value or b"\0" in value:
-            raise ValueError(
-                f"invalid value for header {bytes(name)!r} in '{event}': CR, LF or NUL (RFC 9110 section 5.5)"
-            )
-        checked.append((bytes(name), bytes(value)))
-    return checked
+        return []
+    headers = list(headers)
+    check_header_pairs(headers, event)
+    return [(bytes(name), bytes(value)) for name, value in headers]
 
 
 def _check_subprotocol(subprotocol: Any) -> bytes | None:
@@ -170,7 +153,7 @@ def _check_subprotocol(subprotocol: Any) -> bytes | None:
     if not isinstance(subprotocol, str):
         raise TypeError(f"'websocket.accept' subprotocol must be a str or None, got {type(subprotocol).__name__}")
     raw = subprotocol.encode("utf-8", "surrogateescape")
-    if not _TOKEN.issuperset(raw):
+    if not TOKEN.issuperset(raw):
         raise ValueError(f"invalid subprotocol {subprotocol!r} in 'websocket.accept': not an RFC 9110 token")
     return raw
 

@@ -166,17 +166,58 @@ def test_e2e_runs_and_stops_its_processes(tmp_path: Path) -> None:
     pytest.importorskip("uvicorn")
     pytest.importorskip("uvloop")
     out = tmp_path / "e2e.json"
-    argv = ["--e2e", "--quick", "--quiet", "--apps", "starlette,fastws-c", "--duration", "0.2", "--json", str(out)]
-    if not _compiled_available():
-        argv[argv.index("starlette,fastws-c")] = "starlette,fastws-py"
+    apps = "starlette,fastws-c" if _compiled_available() else "starlette,fastws-py"
+    with_picows = importlib.util.find_spec("picows") is not None  # in the test extra: CI has it
+    if with_picows:
+        apps += ",picows"
+    argv = ["--e2e", "--quick", "--quiet", "--apps", apps, "--duration", "0.2", "--json", str(out)]
     assert main(argv) == 0
     e2e = _load(out)["e2e"]
+    assert e2e["apps"] == apps.split(",")
     for mode in e2e["modes"]:
         for app in e2e["apps"]:
             cell = e2e["results"][mode["name"]][app]
             assert cell["msgs_per_s"] > 0 and cell["p50_us"] > 0, (mode, app)
             assert cell["ratio_vs_starlette"] > 0
+            if with_picows:  # every row is also priced against picows' own server, in the same round
+                assert cell["cpu_vs_picows"] > 0 and len(cell["cpu_vs_picows_per_round"]) == 1, (mode, app)
+        if with_picows:
+            assert e2e["results"][mode["name"]]["picows"]["cpu_vs_picows"] == 1.0
+    assert e2e["picows_targets"] is None  # the targets are fastws-proto's, not run here
     assert _our_children() == []
+
+
+def test_e2e_report_prices_rows_against_picows() -> None:
+    """The e2e table gets a "CPU vs picows" column and issue 15's target lines when picows ran,
+    and stays as before (no column) without it: older JSON documents still format."""
+    from fastws.bench._report import format_e2e
+
+    def cell(cpu: float, vs_picows: float | None) -> dict[str, Any]:
+        row: dict[str, Any] = {"msgs_per_s": 1000.0, "p50_us": 10.0, "p99_us": 20.0, "cpu_us_per_msg": cpu}
+        if vs_picows is not None:
+            row["cpu_vs_picows"] = vs_picows
+        return row
+
+    config = {"uvicorn_ws": "x", "loop": "uvloop", "client": "picows", "connections": 16, "message_bytes": 64,
+              "rounds": 1, "duration": 0.2, "seconds": 1.0, "server_cpus": None}  # fmt: skip
+    modes = [{"name": "request_response", "title": "request/response", "window": 1}]
+    document = {
+        "config": config,
+        "apps": ["fastws-proto", "picows"],
+        "modes": modes,
+        "results": {"request_response": {"fastws-proto": cell(8.0, 1.6), "picows": cell(5.0, 1.0)}},
+        "target": None,
+        "picows_targets": [
+            {"mode": "request_response", "app": "fastws-proto", "value": 1.1, "ratio": 1.6, "met": False}
+        ],
+    }
+    text = format_e2e(document)
+    assert "CPU vs picows" in text and "1.60x" in text
+    assert "Target: fastws-proto <= 1.1x picows' server CPU per message in request/response: 1.60x, MISSED." in text
+    old = {**document, "apps": ["fastws-proto"], "results": {"request_response": {"fastws-proto": cell(8.0, None)}}}
+    del old["picows_targets"]
+    header = next(line for line in format_e2e(old).splitlines() if line.startswith("mode"))
+    assert "picows" not in header and "CPU vs star." in header
 
 
 @pytest.mark.e2e

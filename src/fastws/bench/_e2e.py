@@ -1,10 +1,13 @@
 """``fastws bench --e2e``: echo servers under uvicorn, driven over loopback by a separate client.
 
-Four servers start at once, each in its own process (``_e2e_server``): raw ASGI, Starlette's
+The servers start at once, each in its own process (``_e2e_server``): raw ASGI, Starlette's
 WebSocket, fastws compiled and fastws pure (``FASTWS_NO_EXTENSIONS=1`` in that process's
-environment). For every round, mode and server (the server order rotates each round), a fresh
-load-client process (``_e2e_client``) runs a bounded load against one server while the others
-idle. Ratios compare servers within the same round and mode, then take the median over rounds.
+environment) under uvicorn's protocol, fastws compiled under ``fastws.server``'s protocol, and
+picows' own echo server (no ASGI: the physical reference; left out when picows does not import).
+Every row's server CPU per message is also given relative to picows' in the same round. For every
+round, mode and server (the server order rotates each round), a fresh load-client process
+(``_e2e_client``) runs a bounded load against one server while the others idle.
+Ratios compare servers within the same round and mode, then take the median over rounds.
 
 With two or more CPUs the servers are pinned to one and the client to another (``--no-pin``
 turns that off): unpinned, the kernel tends to run a loopback client and server on the same core.
@@ -40,6 +43,8 @@ APPS: dict[str, tuple[str, dict[str, str]]] = {
     "fastws-py": ("fastws", {"FASTWS_NO_EXTENSIONS": "1"}),
     # The fastws-c app under fastws's own compiled WebSocket protocol instead of uvicorn's.
     "fastws-proto": ("fastws", {"FASTWS_NO_EXTENSIONS": "0", "FASTWS_BENCH_WS": "fastws.server:WebSocketProtocol"}),
+    # picows' own echo server, no ASGI and no uvicorn: the reference for CPU per message.
+    "picows": ("picows", {}),
 }
 
 #: (name, title, messages in flight per connection).
@@ -48,8 +53,20 @@ MODES: tuple[tuple[str, str, int], ...] = (
     ("pipelined", "pipelined x16", 16),
 )
 
-_EXPECTED_IMPLEMENTATION = {"fastws-c": "cython", "fastws-py": "python", "fastws-proto": "cython"}
+_EXPECTED_IMPLEMENTATION = {"fastws-c": "cython", "fastws-py": "python", "fastws-proto": "cython", "picows": "picows"}
 _TARGET_RATIO = 1.08
+#: Issue 15's targets: fastws-proto's server CPU per message over picows', per mode (same round, median).
+_PICOWS_TARGETS = {"request_response": 1.1, "pipelined": 0.9}
+
+
+def default_apps() -> tuple[str, ...]:
+    """Every server of ``APPS``, less picows when it does not import (it is an optional reference)."""
+    try:
+        import picows  # noqa: F401
+    except ImportError:
+        return tuple(a for a in APPS if a != "picows")
+    return tuple(APPS)
+
 
 Progress = Callable[[str], None]
 
@@ -191,17 +208,25 @@ def run_e2e(
     connections: int = 16,
     message_bytes: int = 64,
     client: str = "auto",
-    apps: tuple[str, ...] = tuple(APPS),
+    apps: tuple[str, ...] | None = None,
     progress: Progress | None = None,
     pin: bool = True,
 ) -> dict[str, Any]:
     """Run the end-to-end suite and return its figures (JSON-ready).
+
+    ``apps`` (names of ``APPS``) defaults to ``default_apps()``. With ``picows`` among them every
+    cell also has ``cpu_vs_picows`` (this server's CPU per message over picows' in the same round,
+    median: < 1 is cheaper than picows) and ``cpu_vs_picows_per_round``; the document then has
+    ``picows_targets``, issue 15's targets for ``fastws-proto`` against picows.
 
     Raises:
         RuntimeError: a server did not start, loaded the wrong implementation, or a client failed.
         KeyboardInterrupt: interrupted; every child process has been stopped.
     """
     import uvicorn
+
+    if apps is None:
+        apps = default_apps()
     from uvicorn.config import WS_PROTOCOLS
 
     client = resolve_client(client)
@@ -280,7 +305,30 @@ def run_e2e(
                     if s["cpu_us_per_msg"] and b["cpu_us_per_msg"]
                 ]
                 cell["cpu_ratio_vs_starlette"] = statistics.median(cpu_ratios) if cpu_ratios else None
+            if "picows" in apps:
+                # This app's server CPU per message over picows', per round: 1.0 is picows' cost.
+                picows_ratios = [
+                    s["cpu_us_per_msg"] / b["cpu_us_per_msg"]
+                    for s, b in zip(runs, samples[mode]["picows"], strict=True)
+                    if s["cpu_us_per_msg"] and b["cpu_us_per_msg"]
+                ]
+                cell["cpu_vs_picows"] = statistics.median(picows_ratios) if picows_ratios else None
+                cell["cpu_vs_picows_per_round"] = picows_ratios
             results[mode][app] = cell
+    picows_targets = None
+    if "picows" in apps and "fastws-proto" in apps:
+        picows_targets = []
+        for mode, value in _PICOWS_TARGETS.items():
+            ratio = results[mode]["fastws-proto"].get("cpu_vs_picows")
+            picows_targets.append(
+                {
+                    "mode": mode,
+                    "app": "fastws-proto",
+                    "value": value,
+                    "ratio": ratio,
+                    "met": None if ratio is None else ratio <= value,
+                }
+            )
     target = None
     if "starlette" in apps and "fastws-c" in apps:
         ratio = results["request_response"]["fastws-c"].get("ratio_vs_starlette")
@@ -308,4 +356,5 @@ def run_e2e(
         "modes": [{"name": m, "title": t, "window": w} for m, t, w in MODES],
         "results": results,
         "target": target,
+        "picows_targets": picows_targets,
     }

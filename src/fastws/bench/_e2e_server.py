@@ -1,12 +1,15 @@
 """One echo server of ``fastws bench --e2e``, run as ``python -m fastws.bench._e2e_server APP MAX_SECONDS``.
 
-APP is ``raw`` (the ASGI floor), ``starlette`` (``starlette.websockets.WebSocket``) or ``fastws``
+APP is ``raw`` (the ASGI floor), ``starlette`` (``starlette.websockets.WebSocket``), ``fastws``
 (``fastws.WebSocket``: compiled, or the pure twin when ``FASTWS_NO_EXTENSIONS=1`` is set in this
-process's environment). Every app echoes each text message back with
+process's environment) or ``picows``. Every ASGI app echoes each text message back with
 ``await ws.send_text(await ws.receive_text())`` (the raw app: one ``receive``, one ``send``).
 
-The server is uvicorn on uvloop with uvicorn's default WebSocket protocol (or $FASTWS_BENCH_WS), one process, bound to
-127.0.0.1 on a port the OS picks. Once it listens it prints one line, ``READY <port>
+The ASGI servers are uvicorn on uvloop with uvicorn's default WebSocket protocol (or $FASTWS_BENCH_WS), one process,
+bound to 127.0.0.1 on a port the OS picks. ``picows`` is no ASGI server at all: picows' own server
+(``picows.ws_create_server`` on uvloop, callbacks in Cython) echoing each frame from ``on_ws_frame`` as picows' echo
+example does; it is the physical reference, what Python on this machine costs per message with no interface above
+the frame. Once it listens it prints one line, ``READY <port>
 <implementation>``, to standard output. It stops when its standard input reaches end of file (the
 parent exited or closed the pipe), or after MAX_SECONDS, whichever comes first.
 """
@@ -16,9 +19,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["make_app", "main"]
+__all__ = ["main", "make_app", "serve_picows"]
 
 
 def make_app(name: str) -> tuple[Any, str]:
@@ -65,13 +69,77 @@ def make_app(name: str) -> tuple[Any, str]:
     return app, (implementation if name == "fastws" else "starlette")
 
 
+def _watch_stdin(stop: Callable[[], None]) -> None:
+    # The parent holds the other end of stdin: end of file means it is gone. os.read, not
+    # sys.stdin: a daemon thread blocked in a buffered read breaks interpreter shutdown.
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    stop()
+
+
+def serve_picows(max_seconds: float) -> int:
+    """picows' own echo server (no ASGI) until stdin closes or ``max_seconds`` pass; 0 on a clean stop.
+
+    Every text or binary frame is sent back with the same opcode (``transport.send(frame.msg_type,
+    frame.get_payload_as_bytes())``), a close frame is answered with the same code and the connection
+    dropped, as in picows' echo server example (picows 1.x/2.x README, "Getting started").
+    Prints ``READY <port> picows`` once listening.
+
+    Raises:
+        ImportError: picows or uvloop is not installed.
+    """
+    import asyncio
+
+    import uvloop
+    from picows import WSListener, WSMsgType, ws_create_server
+
+    CLOSE = WSMsgType.CLOSE
+
+    class Echo(WSListener):
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type == CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+            else:
+                transport.send(frame.msg_type, frame.get_payload_as_bytes())
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stopped = loop.create_future()
+
+        def finish() -> None:
+            if not stopped.done():
+                stopped.set_result(None)
+
+        def stop() -> None:
+            loop.call_soon_threadsafe(finish)
+
+        server = await ws_create_server(lambda request: Echo(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        print(f"READY {port} picows", flush=True)
+        threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+        loop.call_later(max_seconds, finish)
+        try:
+            await stopped
+        finally:
+            server.close()
+
+    uvloop.run(run())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the echo app until stdin closes or the time runs out; 0 on a clean stop."""
+    args = sys.argv[1:] if argv is None else argv
+    max_seconds = float(args[1]) if len(args) > 1 else 600.0
+    if args[0] == "picows":
+        return serve_picows(max_seconds)
     import uvicorn
 
-    args = sys.argv[1:] if argv is None else argv
     app, implementation = make_app(args[0])
-    max_seconds = float(args[1]) if len(args) > 1 else 600.0
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
@@ -95,17 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     def stop() -> None:
         server.should_exit = True
 
-    def watch_stdin() -> None:
-        # The parent holds the other end of stdin: end of file means it is gone. os.read, not
-        # sys.stdin: a daemon thread blocked in a buffered read breaks interpreter shutdown.
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        stop()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
     timer = threading.Timer(max_seconds, stop)
     timer.daemon = True
     timer.start()

@@ -177,11 +177,19 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         "  server/client busy = each process's CPU time over the window: the server near 100% means it is the"
         " bottleneck, as it should be;",
         "  both well below 100% means other load is taking the CPU from both, and the figures are noisy.",
-        "",
     ]
+    picows = "picows" in e2e["apps"]
+    if picows:
+        lines.append(
+            "  CPU vs picows = this server's CPU per message over picows' own echo server's (no ASGI) in the same"
+            " round (median; < 1 is cheaper)."
+        )
+    lines.append("")
     head = (
         f"{'mode':<18} {'app':<12} {'msg/s':>10} {'vs starlette':>12} {'p50 us':>8} {'p99 us':>8} {'CPU us/msg':>10}"
-        f" {'CPU vs star.':>12} {'server busy':>11} {'client busy':>11}"
+        f" {'CPU vs star.':>12}"
+        + (f" {'CPU vs picows':>13}" if picows else "")
+        + f" {'server busy':>11} {'client busy':>11}"
     )
     lines.append(head)
     lines.append("-" * len(head))
@@ -194,8 +202,9 @@ def format_e2e(e2e: dict[str, Any]) -> str:
             lines.append(
                 f"{mode['title']:<18} {app:<12} {cell['msgs_per_s']:>10,.0f} {_x(cell.get('ratio_vs_starlette')):>12}"
                 f" {cell['p50_us']:>8.0f} {cell['p99_us']:>8.0f} {_f(cell['cpu_us_per_msg']):>10}"
-                f" {_x(cell.get('cpu_ratio_vs_starlette')):>12} {_pct(cell.get('server_cpu_share')):>11}"
-                f" {_pct(cell.get('client_cpu_share')):>11}"
+                f" {_x(cell.get('cpu_ratio_vs_starlette')):>12}"
+                + (f" {_x(cell.get('cpu_vs_picows')):>13}" if picows else "")
+                + f" {_pct(cell.get('server_cpu_share')):>11} {_pct(cell.get('client_cpu_share')):>11}"
             )
     target = e2e.get("target")
     if target is not None:
@@ -204,6 +213,13 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         lines.append(
             f"Target: fastws-c >= {target['value']:g}x Starlette's msg/s in request/response: "
             f"{_x(target['ratio'])}, {verdict}."
+        )
+    for goal in e2e.get("picows_targets") or ():
+        verdict = "n/a" if goal["met"] is None else ("met" if goal["met"] else "MISSED")
+        title = next((m["title"] for m in e2e["modes"] if m["name"] == goal["mode"]), goal["mode"])
+        lines.append(
+            f"Target: {goal['app']} <= {goal['value']:g}x picows' server CPU per message in {title}: "
+            f"{_x(goal['ratio'])}, {verdict}."
         )
     return "\n".join(lines)
 

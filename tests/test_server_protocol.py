@@ -240,16 +240,27 @@ def test_protocol_error_waits_for_the_app_then_fails(codec: Any, monkeypatch: py
 @pytest.mark.parametrize(
     ("offer", "response"),
     [
-        ([b"permessage-deflate"], b"permessage-deflate"),
-        ([b"permessage-deflate; client_max_window_bits"], b"permessage-deflate"),
+        # server_no_context_takeover is always in the response (RFC 7692 section 7.1.1.1): one
+        # compressor shared by every connection.
+        ([b"permessage-deflate"], b"permessage-deflate; server_no_context_takeover"),
+        ([b"permessage-deflate; client_max_window_bits"], b"permessage-deflate; server_no_context_takeover"),
         (
             [b"permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
             b"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
         ),
-        ([b'permessage-deflate; server_max_window_bits="10"'], b"permessage-deflate; server_max_window_bits=10"),
+        (
+            [b'permessage-deflate; server_max_window_bits="10"'],
+            b"permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+        ),
         # 8 bits cannot be honoured with zlib: the next offer is taken.
-        ([b"permessage-deflate; server_max_window_bits=8, permessage-deflate"], b"permessage-deflate"),
-        ([b"x-webkit-deflate-frame", b"permessage-deflate; client_max_window_bits=9"], b"permessage-deflate"),
+        (
+            [b"permessage-deflate; server_max_window_bits=8, permessage-deflate"],
+            b"permessage-deflate; server_no_context_takeover",
+        ),
+        (
+            [b"x-webkit-deflate-frame", b"permessage-deflate; client_max_window_bits=9"],
+            b"permessage-deflate; server_no_context_takeover",
+        ),
         ([b"permessage-deflate; server_max_window_bits=16"], None),
         ([b"permessage-deflate; server_max_window_bits"], None),
         ([b"permessage-deflate; client_max_window_bits=07"], None),

@@ -199,9 +199,13 @@ cdef class FrameParser:
     ``inflate`` (default false) says permessage-deflate was negotiated (RFC 7692): RSV1 on the
     first frame of a data message marks it compressed, and the whole message is inflated when
     its last frame arrives, bounded by ``max_size`` after decompression too (1009), with a
-    window of 15 bits (enough for any window the client may use). ``inflate_reset`` (the
-    client's ``client_no_context_takeover``) starts every message with a fresh window. Any other
-    RSV bit, or RSV1 on a control or continuation frame, is a protocol error (1002).
+    window of ``inflate_window_bits`` bits (int 9-15, default 15: enough for any window; the
+    client's ``client_max_window_bits``, RFC 7692 section 7.1.2.2; ``ValueError`` outside).
+    ``inflate_reset`` (the client's ``client_no_context_takeover``) starts every message with a
+    fresh window. No inflater is kept between messages: with context takeover, only the last
+    ``2 ** inflate_window_bits`` bytes of output (the LZ77 window, RFC 7692 section 7.2.2), from
+    which the next message's inflater is rebuilt; without, nothing. Any other RSV bit, or RSV1 on
+    a control or continuation frame, is a protocol error (1002).
 
     After a close frame the parser ignores further bytes (``closed`` becomes true); after an
     error it ignores everything (``failed``).
@@ -232,12 +236,16 @@ cdef class FrameParser:
     cdef bint _stream_text
     cdef long long _got
     cdef long long _length
-    cdef object _inflater
+    cdef bytes _history
+    cdef Py_ssize_t _window
+    cdef int _wbits
 
     def __init__(self, max_size=16 * 1024 * 1024, bint require_mask=True, bint inflate=False,
-                 bint inflate_reset=False):
+                 bint inflate_reset=False, int inflate_window_bits=15):
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size is a byte count >= 0 or None, got {max_size}")
+        if not 9 <= inflate_window_bits <= 15:
+            raise ValueError(f"inflate_window_bits is 9-15, got {inflate_window_bits}")
         self.max_size = max_size
         # A limit beyond 2**62 is no limit: no message can be that big.
         self._limit = -1 if max_size is None or max_size > (1 << 62) else max_size
@@ -258,7 +266,9 @@ cdef class FrameParser:
         self._decoder = None
         self._rsv1 = False
         self._compressed = False
-        self._inflater = None
+        self._window = 1 << inflate_window_bits
+        self._wbits = -inflate_window_bits
+        self._history = b""
         self._stream_text = False
         self._got = 0
         self._length = 0
@@ -512,18 +522,27 @@ cdef class FrameParser:
         return 0
 
     cdef object _inflate(self, bytes payload, int opcode):
-        # One whole compressed message (RFC 7692 section 7.2.2), bounded by max_size.
-        if self._inflater is None or self.inflate_reset:
-            self._inflater = _decompressobj(-15)
+        # One whole compressed message (RFC 7692 section 7.2.2), bounded by max_size. A fresh
+        # inflater each time, primed with the window kept from the messages before (context
+        # takeover), dropped afterwards: no zlib state (about 40 KiB) lives between messages.
+        cdef bytes history = self._history
+        cdef bytes data
+        inflater = _decompressobj(self._wbits, zdict=history) if history else _decompressobj(self._wbits)
         try:
             if self._limit < 0:
-                data = self._inflater.decompress(payload + _DEFLATE_TAIL)
+                data = inflater.decompress(payload + _DEFLATE_TAIL)
             else:
-                data = self._inflater.decompress(payload + _DEFLATE_TAIL, self._limit + 1)
+                data = inflater.decompress(payload + _DEFLATE_TAIL, self._limit + 1)
         except _ZlibError:
             raise _Error(1007, "compressed message is not valid deflate data") from None
-        if self._limit >= 0 and (len(data) > self._limit or self._inflater.unconsumed_tail):
+        if self._limit >= 0 and (len(data) > self._limit or inflater.unconsumed_tail):
             raise _Error(1009, "decompressed message exceeds the limit")
+        if not self.inflate_reset:
+            if len(data) >= self._window:
+                self._history = data[len(data) - self._window:]
+            elif data:
+                history = history + data
+                self._history = history[len(history) - self._window:] if len(history) > self._window else history
         if opcode == OP_TEXT:
             try:
                 return data.decode("utf-8")

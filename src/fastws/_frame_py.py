@@ -139,9 +139,13 @@ class FrameParser:
     ``inflate`` (default false) says permessage-deflate was negotiated (RFC 7692): RSV1 on the
     first frame of a data message marks it compressed, and the whole message is inflated when
     its last frame arrives, bounded by ``max_size`` after decompression too (1009), with a
-    window of 15 bits (enough for any window the client may use). ``inflate_reset`` (the
-    client's ``client_no_context_takeover``) starts every message with a fresh window. Any other
-    RSV bit, or RSV1 on a control or continuation frame, is a protocol error (1002).
+    window of ``inflate_window_bits`` bits (int 9-15, default 15: enough for any window; the
+    client's ``client_max_window_bits``, RFC 7692 section 7.1.2.2; ``ValueError`` outside).
+    ``inflate_reset`` (the client's ``client_no_context_takeover``) starts every message with a
+    fresh window. No inflater is kept between messages: with context takeover, only the last
+    ``2 ** inflate_window_bits`` bytes of output (the LZ77 window, RFC 7692 section 7.2.2), from
+    which the next message's inflater is rebuilt; without, nothing. Any other RSV bit, or RSV1 on
+    a control or continuation frame, is a protocol error (1002).
 
     After a close frame the parser ignores further bytes (``closed`` becomes true); after an
     error it ignores everything (``failed``).
@@ -153,9 +157,12 @@ class FrameParser:
         require_mask: bool = True,
         inflate: bool = False,
         inflate_reset: bool = False,
+        inflate_window_bits: int = 15,
     ) -> None:
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size is a byte count >= 0 or None, got {max_size}")
+        if not 9 <= inflate_window_bits <= 15:
+            raise ValueError(f"inflate_window_bits is 9-15, got {inflate_window_bits}")
         self.max_size = max_size
         self.require_mask = require_mask
         self.inflate = inflate
@@ -181,7 +188,9 @@ class FrameParser:
         self._decoder: Any = None
         self._rsv1 = False  # the current frame's RSV1 bit
         self._compressed = False  # the message being reassembled is compressed
-        self._inflater: Any = None
+        self._window = 1 << inflate_window_bits
+        self._wbits = -inflate_window_bits
+        self._history = b""  # the inflate window: the last output bytes, with context takeover
 
     def feed(self, data: bytes) -> list[tuple[int, Any]]:
         """Consume ``data`` (bytes-like, any split) and return the events it completed, as
@@ -400,19 +409,28 @@ class FrameParser:
             self._frag_parts = [payload]
 
     def _inflate(self, payload: bytes, opcode: int) -> Any:
-        # One whole compressed message (RFC 7692 section 7.2.2), bounded by max_size.
-        if self._inflater is None or self.inflate_reset:
-            self._inflater = zlib.decompressobj(-15)
+        # One whole compressed message (RFC 7692 section 7.2.2), bounded by max_size. A fresh
+        # inflater each time, primed with the window kept from the messages before (context
+        # takeover), dropped afterwards: no zlib state (about 40 KiB) lives between messages.
+        history = self._history
+        inflater = zlib.decompressobj(self._wbits, zdict=history) if history else zlib.decompressobj(self._wbits)
         limit = self.max_size
         try:
             if limit is None:
-                data = self._inflater.decompress(payload + _DEFLATE_TAIL)
+                data = inflater.decompress(payload + _DEFLATE_TAIL)
             else:
-                data = self._inflater.decompress(payload + _DEFLATE_TAIL, limit + 1)
+                data = inflater.decompress(payload + _DEFLATE_TAIL, limit + 1)
         except zlib.error:
             raise WebSocketProtocolError(1007, "compressed message is not valid deflate data") from None
-        if limit is not None and (len(data) > limit or self._inflater.unconsumed_tail):
+        if limit is not None and (len(data) > limit or inflater.unconsumed_tail):
             raise WebSocketProtocolError(1009, "decompressed message exceeds the limit")
+        if not self.inflate_reset:
+            window = self._window
+            if len(data) >= window:
+                self._history = data[-window:]
+            elif data:
+                history += data
+                self._history = history[-window:] if len(history) > window else history
         if opcode == OP_TEXT:
             try:
                 return data.decode("utf-8")

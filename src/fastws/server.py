@@ -174,30 +174,62 @@ _SERVER_WINDOW_BITS = 12
 _SERVER_MEM_LEVEL = 5
 
 
+#: One compressor per window size, shared by every connection: the server always asks for
+#: ``server_no_context_takeover`` (RFC 7692 section 7.1.1.1), so each message is compressed from an
+#: empty window and ends with a full flush (which empties it again), and no message refers to
+#: another. Compressing runs start to end without yielding, so connections cannot interleave in one
+#: stream. About 40 KiB per window size for the whole process instead of per connection.
+_SHARED_COMPRESSORS: dict[int, Any] = {}
+
+
 class PerMessageDeflate:
     """The negotiated permessage-deflate parameters (RFC 7692 section 7.1) and the server's
     compressor.
 
     ``server_window_bits`` (int 9-15) bounds the window the server compresses with;
-    ``server_no_context_takeover`` starts every outgoing message with a fresh window;
-    ``client_no_context_takeover`` tells the parser to inflate every incoming message afresh.
+    ``server_no_context_takeover`` starts every outgoing message with a fresh window (always
+    true for a negotiated connection: the server asks for it, and then compresses with the shared
+    compressor, keeping no zlib state per connection); ``client_no_context_takeover`` tells the
+    parser to inflate every incoming message afresh; ``client_window_bits`` (int 9-15, default
+    15) is the window the client announced in ``client_max_window_bits`` (an 8-bit stream is
+    inflated with 9 bits), which sizes the parser's inflater.
     """
 
     def __init__(
-        self, server_window_bits: int, server_no_context_takeover: bool, client_no_context_takeover: bool
+        self,
+        server_window_bits: int,
+        server_no_context_takeover: bool,
+        client_no_context_takeover: bool,
+        client_window_bits: int = 15,
     ) -> None:
         self.server_window_bits = server_window_bits
         self.server_no_context_takeover = server_no_context_takeover
         self.client_no_context_takeover = client_no_context_takeover
-        self._compressor: Any = None
+        self.client_window_bits = client_window_bits
+        self._compressor: Any = None  # only with context takeover
 
     def compress(self, data: bytes) -> bytes:
         """``data`` (one whole message, bytes) deflated as RFC 7692 section 7.2.1 says: a sync
-        flush with its 4-byte tail removed. Send it with RSV1 set."""
-        if self._compressor is None or self.server_no_context_takeover:
-            bits = min(self.server_window_bits, _SERVER_WINDOW_BITS)
-            self._compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, _SERVER_MEM_LEVEL)
-        out = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+        flush with its 4-byte tail removed (a full flush without context takeover, which is a
+        sync flush that also empties the window). Send it with RSV1 set.
+
+        Raises ``TypeError`` when ``data`` is not bytes-like."""
+        bits = min(self.server_window_bits, _SERVER_WINDOW_BITS)
+        if self.server_no_context_takeover:
+            compressor = _SHARED_COMPRESSORS.get(bits)
+            if compressor is None:
+                compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, _SERVER_MEM_LEVEL)
+                _SHARED_COMPRESSORS[bits] = compressor
+            try:
+                out = compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+            except BaseException:
+                # A stream left half written must not prefix the next connection's message.
+                _SHARED_COMPRESSORS.pop(bits, None)
+                raise
+        else:
+            if self._compressor is None:
+                self._compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, _SERVER_MEM_LEVEL)
+            out = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         return out[:-4] if out.endswith(_DEFLATE_TAIL) else out
 
 
@@ -216,8 +248,9 @@ def negotiate_deflate(values: list[bytes]) -> tuple[bytes, PerMessageDeflate] | 
         if parts[0].lower() != b"permessage-deflate":
             continue
         seen: set[bytes] = set()
-        server_nct = client_nct = False
+        client_nct = False
         server_bits = 0
+        client_bits = 15
         ok = True
         for part in parts[1:]:
             name, eq, value = part.partition(b"=")
@@ -231,26 +264,27 @@ def negotiate_deflate(values: list[bytes]) -> tuple[bytes, PerMessageDeflate] | 
             seen.add(name)
             bits = int(value) if value.isdigit() and len(value) <= 2 else -1
             if name == b"server_no_context_takeover" and not eq:
-                server_nct = True
+                pass  # asked for or not, the server does not take over its context
             elif name == b"client_no_context_takeover" and not eq:
                 client_nct = True
             elif name == b"server_max_window_bits" and 9 <= bits <= 15 and value[:1] != b"0":
                 server_bits = bits
             elif name == b"client_max_window_bits" and (not eq or (8 <= bits <= 15 and value[:1] != b"0")):
-                pass
+                if eq:
+                    client_bits = max(9, bits)  # zlib inflates an 8-bit stream with a 9-bit window
             else:
                 ok = False
                 break
         if not ok:
             continue
-        response = b"permessage-deflate"
-        if server_nct:
-            response += b"; server_no_context_takeover"
+        # Always server_no_context_takeover (RFC 7692 section 7.1.1.1: the server may add it):
+        # one shared compressor serves every connection.
+        response = b"permessage-deflate; server_no_context_takeover"
         if client_nct:
             response += b"; client_no_context_takeover"
         if server_bits:
             response += b"; server_max_window_bits=%d" % server_bits
-        return response, PerMessageDeflate(server_bits or 15, server_nct, client_nct)
+        return response, PerMessageDeflate(server_bits or 15, True, client_nct, client_bits)
     return None
 
 
@@ -598,6 +632,7 @@ class WebSocketProtocol(asyncio.Protocol):
                     max_size=self.config.ws_max_size,
                     inflate=True,
                     inflate_reset=self.deflate.client_no_context_takeover,
+                    inflate_window_bits=self.deflate.client_window_bits,
                 )
         target = bytes(request.target)
         raw_path, _, query_string = target.partition(b"?")

@@ -24,8 +24,9 @@ with one JSON object per line on standard output:
 End of file on standard input ends the process (its connections are dropped). The client is a
 plain :class:`asyncio.Protocol` on uvloop (when installed): a few hundred bytes per connection, so
 the client's own cost does not limit how many connections one process can hold. It answers every
-ping with a pong (RFC 6455 section 5.5.2) and inflates compressed messages (RFC 7692) when
-``--deflate`` offered permessage-deflate and the server accepted it.
+ping with a pong (RFC 6455 section 5.5.2). When ``--deflate`` offered permessage-deflate
+(``client_max_window_bits``, as browsers do) and the server accepted it, it compresses every
+message it sends, as browsers do, and inflates compressed messages (RFC 7692).
 """
 
 from __future__ import annotations
@@ -57,17 +58,29 @@ def _mask(payload: bytes, key: bytes) -> bytes:
     return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(n, "little")
 
 
-def client_frame(opcode: int, payload: bytes) -> bytes:
-    """One masked client frame (RFC 6455 section 5.2), FIN set, no extension bits."""
+def client_frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
+    """One masked client frame (RFC 6455 section 5.2), FIN set, RSV1 when ``rsv1``."""
     n = len(payload)
+    b0 = 0x80 | opcode | (0x40 if rsv1 else 0)
     if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
+        head = bytes((b0, 0x80 | n))
     elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        head = bytes((b0, 0x80 | 126)) + n.to_bytes(2, "big")
     else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        head = bytes((b0, 0x80 | 127)) + n.to_bytes(8, "big")
     key = os.urandom(4)
     return head + key + _mask(payload, key)
+
+
+#: The client compresses as a browser does (every message, when permessage-deflate was agreed),
+#: with one compressor for all its connections: a full flush after each message, so none refers
+#: to another (RFC 7692 allows a sender not to take over its context without saying so).
+_compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+
+
+def _compress(data: bytes) -> bytes:
+    out = _compressor.compress(data) + _compressor.flush(zlib.Z_FULL_FLUSH)
+    return out[:-4] if out.endswith(_DEFLATE_TAIL) else out
 
 
 class ClientConnection(asyncio.Protocol):
@@ -205,7 +218,11 @@ class ClientConnection(asyncio.Protocol):
     async def round_trip(self, text: str) -> str:
         """Send ``text`` (a text message) and return the next message that arrives."""
         self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(client_frame(0x1, text.encode()))  # type: ignore[union-attr]
+        if self.deflate_bits:
+            frame = client_frame(0x1, _compress(text.encode()), rsv1=True)
+        else:
+            frame = client_frame(0x1, text.encode())
+        self.transport.write(frame)  # type: ignore[union-attr]
         try:
             return await asyncio.wait_for(self.waiter, _TIMEOUT)
         finally:

@@ -327,8 +327,8 @@ class _HandshakeError(Exception):
 
 
 class _Deadlines:
-    """One kind of deadline (send a keepalive ping; the pong is late) for every connection on one
-    event loop with the same delay: a FIFO queue of ``(due, protocol)`` served by one timer, instead
+    """One kind of deadline (send the next keepalive ping) for every connection on one event loop
+    with the same delay: a FIFO queue of ``(due, protocol)`` served by one timer, instead
     of one ``TimerHandle`` per connection (about 600 bytes with its callback, 80 here). Every entry
     is due ``delay`` seconds after it was added and the loop's clock only goes forward, so the queue
     is in due order. Cancelling is lazy: ``fire(protocol, due)`` runs for every entry that falls
@@ -445,7 +445,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "ping_interval",
         "ping_timeout",
         "_ping_at",
-        "_pong_at",
+        "_pong_timer",
         "_ping_payload",
         "_app_closed",
         "_lost",
@@ -521,9 +521,12 @@ class WebSocketProtocol(asyncio.Protocol):
         # Keepalive.
         self.ping_interval: float | None = config.ws_ping_interval
         self.ping_timeout: float | None = config.ws_ping_timeout
-        # Due times in the shared deadline queues (_Deadlines), None when not scheduled.
+        # The next ping's due time in the shared deadline queue (_Deadlines), None when not
+        # scheduled. The pong timeout is a TimerHandle of its own, alive only from a ping to its
+        # pong (a round trip): a shared queue would keep every answered ping's entry, and the
+        # connection with it, for the whole timeout.
         self._ping_at: float | None = None
-        self._pong_at: float | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
 
     # -- asyncio.Protocol -----------------------------------------------------------------------
@@ -847,7 +850,10 @@ class WebSocketProtocol(asyncio.Protocol):
             self._ping_at = _schedule(self, self.ping_interval, "ping", WebSocketProtocol._ping_due)
 
     def _stop_keepalive(self) -> None:
-        self._ping_at = self._pong_at = None  # their queue entries fire into nothing
+        self._ping_at = None  # its queue entry fires into nothing
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
         self._ping_payload = None
 
     def _ping_due(self, due: float) -> None:
@@ -855,18 +861,13 @@ class WebSocketProtocol(asyncio.Protocol):
             self._ping_at = None
             self._send_ping()
 
-    def _pong_due(self, due: float) -> None:
-        if self._pong_at is due:
-            self._pong_at = None
-            self._ping_timed_out()
-
     def _send_ping(self) -> None:
         if self.close_sent or self.transport.is_closing():
             return
         self._ping_payload = os.urandom(4)
         self._write(self.codec.encode_frame(OP_PING, self._ping_payload))
         if self.ping_timeout is not None:
-            self._pong_at = _schedule(self, self.ping_timeout, "pong", WebSocketProtocol._pong_due)
+            self._pong_timer = self.loop.call_later(self.ping_timeout, self._ping_timed_out)
         else:
             self._start_keepalive()
 
@@ -874,11 +875,13 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._ping_payload is None or data != self._ping_payload:
             return  # unsolicited or stale pong (RFC 6455 section 5.5.3)
         self._ping_payload = None
-        if self._pong_at is not None:
-            self._pong_at = None
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
             self._start_keepalive()
 
     def _ping_timed_out(self) -> None:
+        self._pong_timer = None
         self._fail(1011, "keepalive ping timeout")
 
     # -- ASGI -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ tracing (its own tables freed). End of file on standard input, or ``T`` seconds,
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -87,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             port = self.servers[0].sockets[0].getsockname()[1]
             print(f"READY {port} {implementation} {hard}", flush=True)
 
-    try:
-        import httptools  # type: ignore[import-not-found]  # noqa: F401
-
-        http = "httptools"
-    except ImportError:
-        http = "h11"
+    http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

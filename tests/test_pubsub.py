@@ -501,9 +501,12 @@ def test_channel_churn_leaves_memory_flat(broker: str) -> None:
     start, middle, end = run(scenario, timeout=90.0 * float(os.environ.get("FASTWS_TEST_TIME_SCALE", "1")))
     # Before the per-channel state was released, 20,000 channels left 3.7 MiB behind (~190 bytes
     # each). What may remain is the hash tables sized for the 250 channels held at once (bounded
-    # by that, not by how many came and went): so the second 10,000 add nothing.
+    # by that, not by how many came and went): so the second 10,000 add nothing that grows with
+    # them. The bound leaves room for one resize of such a table (34 KB seen once under ASan, where
+    # a slower loop holds more unsubscribe confirmations in flight); anything kept per channel
+    # (a dict entry is over 50 bytes) would cost 10,000 times that, 500 KB and up.
     assert end - start < 128 * 1024, f"{(end - start) / CHURN_CHANNELS:.1f} bytes per channel left behind"
-    assert end - middle < 8 * 1024, f"memory grew by {end - middle} bytes over the second 10,000 channels"
+    assert end - middle < 64 * 1024, f"memory grew by {end - middle} bytes over the second 10,000 channels"
 
 
 # -- the demo's chat rooms on real uvicorn processes -----------------------------------------------

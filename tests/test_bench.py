@@ -222,8 +222,8 @@ def test_e2e_report_prices_rows_against_picows() -> None:
 
 @pytest.mark.e2e
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for RSS and CPU")
-@pytest.mark.parametrize("implementation", ["cython", "python"])
-@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "deflate"])
+# The compiled codec with and without deflate, the pure twin with deflate (its inflater): three runs of ~10 s.
+@pytest.mark.parametrize(("implementation", "deflate"), [("cython", False), ("python", True), ("cython", True)])
 def test_idle_connections_suite_reports_both_protocols(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str, deflate: bool
 ) -> None:

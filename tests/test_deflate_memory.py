@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import threading
 import tracemalloc
 import zlib
 from typing import Any
@@ -175,3 +176,24 @@ def test_client_max_window_bits_sizes_the_inflater(offer: bytes, bits: int) -> N
     negotiated = server_module.negotiate_deflate([offer])
     assert negotiated is not None
     assert negotiated[1].client_window_bits == bits
+
+
+def test_shared_compressor_is_per_thread() -> None:
+    """An event loop in another thread gets its own compressors: compress and flush are two zlib
+    calls, which another thread could otherwise interleave."""
+    negotiated = server_module.negotiate_deflate([b"permessage-deflate"])
+    assert negotiated is not None
+    negotiated[1].compress(b"main thread")
+    seen: list[Any] = []
+
+    def other() -> None:
+        negotiated[1].compress(b"other thread")
+        seen.append(server_module._shared_compressors())
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(10)
+    assert seen and seen[0] is not server_module._shared_compressors()
+    mine = server_module._shared_compressors()
+    bits = server_module._SERVER_WINDOW_BITS  # what a 15-bit negotiation compresses with
+    assert seen[0][bits] is not mine[bits]

@@ -36,6 +36,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 import zlib
 from http import HTTPStatus
 from types import ModuleType
@@ -178,8 +179,16 @@ _SERVER_MEM_LEVEL = 5
 #: ``server_no_context_takeover`` (RFC 7692 section 7.1.1.1), so each message is compressed from an
 #: empty window and ends with a full flush (which empties it again), and no message refers to
 #: another. Compressing runs start to end without yielding, so connections cannot interleave in one
-#: stream. About 40 KiB per window size for the whole process instead of per connection.
-_SHARED_COMPRESSORS: dict[int, Any] = {}
+#: stream. About 40 KiB per window size and thread (one per event loop's thread, in practice one
+#: per worker process) instead of per connection.
+_SHARED = threading.local()  # per thread: an event loop in another thread must not interleave
+
+
+def _shared_compressors() -> dict[int, Any]:
+    compressors: dict[int, Any] | None = getattr(_SHARED, "compressors", None)
+    if compressors is None:
+        compressors = _SHARED.compressors = {}
+    return compressors
 
 
 class PerMessageDeflate:
@@ -216,15 +225,16 @@ class PerMessageDeflate:
         Raises ``TypeError`` when ``data`` is not bytes-like."""
         bits = min(self.server_window_bits, _SERVER_WINDOW_BITS)
         if self.server_no_context_takeover:
-            compressor = _SHARED_COMPRESSORS.get(bits)
+            compressors = _shared_compressors()
+            compressor = compressors.get(bits)
             if compressor is None:
                 compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, _SERVER_MEM_LEVEL)
-                _SHARED_COMPRESSORS[bits] = compressor
+                compressors[bits] = compressor
             try:
                 out = compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
             except BaseException:
                 # A stream left half written must not prefix the next connection's message.
-                _SHARED_COMPRESSORS.pop(bits, None)
+                compressors.pop(bits, None)
                 raise
         else:
             if self._compressor is None:

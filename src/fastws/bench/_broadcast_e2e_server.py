@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-import threading
 import time
 from typing import Any
 
@@ -148,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     """Serve ``ROW`` until stdin closes or the time runs out; 0 on a clean stop."""
     import uvicorn
 
+    from fastws.bench._e2e_server import run_until_parent_exits
+
     args = sys.argv[1:] if argv is None else argv
     row = args[0]
     app, implementation = make_app(row)
@@ -170,27 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         ws=ROWS[row],
         backlog=4096,
     )
-    server = Server(config)
-
-    def stop() -> None:
-        server.should_exit = True
-
-    def watch_stdin() -> None:
-        # End of file on stdin: the parent is gone (os.read: a daemon thread blocked in a buffered
-        # read breaks interpreter shutdown).
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        stop()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    timer = threading.Timer(max_seconds, stop)
-    timer.daemon = True
-    timer.start()
-    server.run()
-    return 0
+    return run_until_parent_exits(Server(config), max_seconds)
 
 
 if __name__ == "__main__":

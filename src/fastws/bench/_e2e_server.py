@@ -80,6 +80,24 @@ def _watch_stdin(stop: Callable[[], None]) -> None:
     stop()
 
 
+def run_until_parent_exits(
+    server: Any, max_seconds: float, watch: Callable[[Callable[[], None]], None] = _watch_stdin
+) -> int:
+    """Run a ``uvicorn.Server`` until ``watch`` calls its stop function (by default: end of file on
+    stdin, the parent is gone) or ``max_seconds`` (seconds) pass, so a benchmark server never
+    outlives its runner. ``watch`` runs in a daemon thread. Returns 0 (a clean stop)."""
+
+    def stop() -> None:
+        server.should_exit = True
+
+    threading.Thread(target=watch, args=(stop,), daemon=True).start()
+    timer = threading.Timer(max_seconds, stop)
+    timer.daemon = True
+    timer.start()
+    server.run()
+    return 0
+
+
 def serve_picows(max_seconds: float) -> int:
     """picows' own echo server (no ASGI) until stdin closes or ``max_seconds`` pass; 0 on a clean stop.
 
@@ -158,17 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         # uvicorn's own protocol unless the runner asks for another (fastws-proto: fastws.server's).
         ws=os.environ.get("FASTWS_BENCH_WS", "auto"),
     )
-    server = Server(config)
-
-    def stop() -> None:
-        server.should_exit = True
-
-    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
-    timer = threading.Timer(max_seconds, stop)
-    timer.daemon = True
-    timer.start()
-    server.run()
-    return 0
+    return run_until_parent_exits(Server(config), max_seconds)
 
 
 if __name__ == "__main__":

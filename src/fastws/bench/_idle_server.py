@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import sys
-import threading
 import tracemalloc
 from typing import Any
 
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve until stdin closes or the time runs out; 0 on a clean stop."""
     import uvicorn
 
-    from fastws.bench._e2e_server import make_app
+    from fastws.bench._e2e_server import make_app, run_until_parent_exits
 
     parser = argparse.ArgumentParser(prog="python -m fastws.bench._idle_server")
     parser.add_argument("--ws", default="auto")
@@ -104,17 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
     )
-    server = Server(config)
-
-    def stop() -> None:
-        server.should_exit = True
-
-    threading.Thread(target=_commands, args=(stop,), daemon=True).start()
-    timer = threading.Timer(args.max_seconds, stop)
-    timer.daemon = True
-    timer.start()
-    server.run()
-    return 0
+    return run_until_parent_exits(Server(config), args.max_seconds, watch=_commands)
 
 
 if __name__ == "__main__":

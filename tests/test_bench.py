@@ -82,6 +82,9 @@ def test_quick_run_writes_every_operation_and_variant(tmp_path: Path, capsys: py
     assert document["schema"] == "fastws-bench/1"
     env = document["environment"]
     assert env["implementation"] in ("cython", "python")
+    from fastws._jsonbackend import describe
+
+    assert env["json_backend"] == describe()
     assert env["versions"]["fastws"] and env["versions"]["starlette"] and env["cpu"]
     operations = document["micro"]["operations"]
     assert [op["key"] for op in operations] == [op.key for op in OPERATIONS]
@@ -99,6 +102,7 @@ def test_quick_run_writes_every_operation_and_variant(tmp_path: Path, capsys: py
         assert op["ratios"]["py_speedup_vs_starlette"] > 0
     table = capsys.readouterr().out
     assert "implementation loaded" in table and "CPU:" in table
+    assert f"JSON backend: {describe()}" in table
     for op in OPERATIONS:
         assert op.title in table
 

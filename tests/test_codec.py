@@ -13,6 +13,9 @@ import decimal
 import enum
 import json
 import math
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -553,3 +556,123 @@ def test_decode_number_spellings_property(impl: Any, number: Any, fmt: str) -> N
     assert_decodes_like_starlette(impl, text)
     assert_decodes_like_starlette(impl, f"[{text}]")
     assert_decodes_bytes_like_starlette(impl, text.encode())
+
+
+# --- The JSON backend: orjson optional, probed once at import --------------------------------------
+
+# Runs in a fresh interpreter: imports one twin (argv[1]: "c" or "py") after the test's set-up code
+# (argv[2]) ran, then prints the backend and what the twin made of values whose text depends on it.
+BACKEND_PROBE = r"""
+import json, sys
+exec(sys.argv[2])
+import importlib
+import fastws, fastws._jsonbackend as backend
+codec = importlib.import_module("fastws._codec_" + sys.argv[1])
+values = [1e16, -1.5e22, 1.7976931348623157e308, {"ts": 1e17, "n": [1, 2.5, None]}, 2**64, 1e-5, 0.1,
+          {"a": "é\u2028"}, float("nan")]
+def outcome(func, arg):
+    try:
+        return ["ok", func(arg)]
+    except Exception as exc:
+        return ["raise", type(exc).__name__, str(exc)]
+print(json.dumps({
+    "backend": fastws.JSON_BACKEND,
+    "describe": backend.describe(),
+    "float_max": backend.FLOAT_MAX,
+    "orjson_loaded": "orjson" in sys.modules and sys.modules["orjson"] is not None,
+    "text": [codec.encode_json_text(v) for v in values],
+    "bytes": [codec.encode_json_bytes(v).decode() for v in values],
+    "decoded": [outcome(codec.decode_json_text, t)
+                for t in ["[1e16, 18446744073709551616]", "[1,]", "\ufeff{}", '{"a":']],
+    "decoded_bytes": [outcome(codec.decode_json_bytes, t) for t in [b"[1.5e300]", b"[1,]", b"\xff"]],
+}))
+"""
+
+NO_ORJSON = "sys.modules['orjson'] = None  # `import orjson` raises ImportError, as where it is not installed"
+# orjson before 3.11.7 writes floats from 1e16 up without the exponent's "+" ("1e16"); this stand-in
+# does the same on top of the installed orjson, so the probe's routing is tested whatever is installed.
+OLD_ORJSON = """
+import types, orjson as real
+fake = types.ModuleType("orjson")
+fake.__version__ = "3.11.6-like"
+fake.dumps = lambda value: real.dumps(value).replace(b"e+", b"e")
+fake.loads, fake.JSONDecodeError, fake.JSONEncodeError = real.loads, real.JSONDecodeError, real.JSONEncodeError
+sys.modules["orjson"] = fake
+"""
+
+
+def run_backend_probe(impl_name: str, setup: str, **env_overrides: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FASTWS_NO_ORJSON", "FASTWS_NO_EXTENSIONS")}
+    env.update(env_overrides)
+    result = subprocess.run(
+        [sys.executable, "-c", BACKEND_PROBE, impl_name, setup],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def expected_codec_results() -> dict[str, Any]:
+    """What Starlette's json path gives for the probe's values, computed here with ``json`` alone."""
+    values = [1e16, -1.5e22, 1.7976931348623157e308, {"ts": 1e17, "n": [1, 2.5, None]}, 2**64, 1e-5, 0.1,
+              {"a": "é\u2028"}, float("nan")]
+    return {"text": [starlette_text(v) for v in values], "bytes": [starlette_text(v) for v in values]}
+
+
+def test_json_backend_attribute_matches_what_loaded() -> None:
+    import fastws
+    from fastws import _jsonbackend
+
+    assert fastws.JSON_BACKEND in ("orjson", "json")
+    assert fastws.JSON_BACKEND == ("json" if _jsonbackend.ORJSON_DUMPS is None else "orjson")
+    assert _jsonbackend.describe().split()[0] == fastws.JSON_BACKEND
+
+
+def test_float_probe_rejects_exponents_without_plus() -> None:
+    from fastws import _jsonbackend
+
+    assert _jsonbackend._matches(lambda x: _jsonbackend._encode(x).encode(), _jsonbackend._EXPONENT_PROBES)
+    assert not _jsonbackend._matches(
+        lambda x: _jsonbackend._encode(x).replace("e+", "e").encode(), _jsonbackend._EXPONENT_PROBES
+    )
+
+    def broken(value: Any) -> bytes:
+        raise TypeError("not a float")
+
+    assert not _jsonbackend._matches(broken, _jsonbackend._PLAIN_PROBES)
+
+
+@pytest.mark.parametrize(
+    "setup, env, backend",
+    [
+        (NO_ORJSON, {}, "json"),
+        ("", {"FASTWS_NO_ORJSON": "1"}, "json"),
+        (OLD_ORJSON, {}, "orjson"),
+    ],
+    ids=["orjson-not-installed", "FASTWS_NO_ORJSON", "orjson-before-3.11.7"],
+)
+def test_codec_without_orjson_or_with_an_old_one_sends_starlettes_text(
+    impl: Any, setup: str, env: dict[str, str], backend: str
+) -> None:
+    if backend == "orjson":
+        pytest.importorskip("orjson")
+    got = run_backend_probe(impl.name, setup, **env)
+    assert got["backend"] == backend
+    want = expected_codec_results()
+    assert got["text"] == want["text"]
+    assert got["bytes"] == want["bytes"]
+    assert got["decoded"] == [
+        ["ok", [1e16, 2**64]],
+        ["raise", "JSONDecodeError", "Expecting value: line 1 column 4 (char 3)"],
+        ["raise", "JSONDecodeError", "Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)"],
+        ["raise", "JSONDecodeError", "Expecting value: line 1 column 6 (char 5)"],
+    ]
+    assert got["decoded_bytes"][0] == ["ok", [1.5e300]]
+    assert got["decoded_bytes"][1] == ["raise", "JSONDecodeError", "Expecting value: line 1 column 4 (char 3)"]
+    assert got["decoded_bytes"][2][:2] == ["raise", "UnicodeDecodeError"]
+    if backend == "json":
+        assert not got["orjson_loaded"] and got["describe"].startswith("json (standard library")
+    else:
+        # The stand-in formats big floats like old orjson: the probe keeps them on json's path.
+        assert got["float_max"] == 1e16 and "floats >= 1e16 via json" in got["describe"]

@@ -5,11 +5,15 @@
 state machine, text/bytes/JSON encode and decode, header, query-string and cookie parsing) are
 compiled. ``IMPLEMENTATION`` says which implementation loaded: ``"cython"``, or ``"python"`` for
 the pure-Python twins (``FASTWS_NO_EXTENSIONS=1``, or no compiled extension for this platform).
+``JSON_BACKEND`` says which JSON library ``send_json``/``receive_json`` use: ``"orjson"``, or
+``"json"`` (the standard library alone: orjson not installed, as on PyPy, or ``FASTWS_NO_ORJSON=1``);
+the text sent and the values and errors received are the same either way.
 """
 
 from __future__ import annotations
 
 from fastws import _codec, _datastructures, _fanout, _frame, _websocket
+from fastws._jsonbackend import JSON_BACKEND
 from fastws._types import DEFAULT_MAX_JSON_SIZE
 from fastws.app import App
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
@@ -27,6 +31,7 @@ from fastws.websockets import (
 
 __all__ = [
     "IMPLEMENTATION",
+    "JSON_BACKEND",
     "URL",
     "Address",
     "BroadcastResult",

@@ -7,17 +7,28 @@ what ``json.loads`` returns and raises what it raises. orjson does the work when
 give that same result; every other value takes the standard library's path, so NaN, infinities,
 integers beyond 64 bits, non-``str`` keys, subclasses of the JSON types and unserialisable objects
 behave exactly as in Starlette (``NaN`` is sent as the token ``NaN``; an unserialisable object
-raises ``TypeError``; a circular structure raises ``ValueError``).
+raises ``TypeError``; a circular structure raises ``ValueError``). orjson is optional:
+``fastws._jsonbackend`` decides once, at import, whether it is there and which floats it formats
+as ``repr`` does; without it (PyPy, ``FASTWS_NO_ORJSON=1``) both twins use ``json`` alone, with the
+same results.
 
 What this twin adds: before encoding, a C walk of the value checks that orjson renders it exactly
 as ``json.dumps`` would (exact ``dict``/``list``/``tuple``/``str``/``int``/``float``/``bool``/
-``None``, ``str`` keys, 64-bit integers, finite floats outside the range where the two format
-exponents differently); before decoding, a C scan looks for integer literals too long for orjson.
+``None``, ``str`` keys, 64-bit integers, finite floats in the range where the installed orjson
+formats them as ``repr`` does); before decoding, a C scan looks for integer literals too long for
+orjson.
 """
 
 import json
 
-import orjson
+from fastws._jsonbackend import (
+    FLOAT_MAX,
+    FLOAT_MIN,
+    ORJSON_DECODE_ERROR,
+    ORJSON_DUMPS,
+    ORJSON_ENCODE_ERROR,
+    ORJSON_LOADS,
+)
 
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong
@@ -32,17 +43,21 @@ __all__ = ["decode_json_bytes", "decode_json_text", "encode_json_bytes", "encode
 
 cdef object _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 cdef object _json_loads = json.loads
-cdef object _orjson_loads = orjson.loads
-cdef object _orjson_dumps = orjson.dumps
-cdef object _OrjsonDecodeError = orjson.JSONDecodeError
-cdef object _OrjsonEncodeError = orjson.JSONEncodeError
+# None when orjson is absent (or FASTWS_NO_ORJSON is set): the json module does all the work.
+cdef object _orjson_loads = ORJSON_LOADS
+cdef object _orjson_dumps = ORJSON_DUMPS
+cdef bint _HAVE_ORJSON = ORJSON_DUMPS is not None
+cdef object _OrjsonDecodeError = ORJSON_DECODE_ERROR
+cdef object _OrjsonEncodeError = ORJSON_ENCODE_ERROR
 
 # orjson refuses to nest deeper than 254 levels; deeper values take json.dumps (which raises
 # RecursionError or succeeds exactly as in Starlette). Bounding the walk keeps the C stack safe.
 cdef int _MAX_DEPTH = 200
-# Below this magnitude Python's float repr switches to exponent form ("1e-05") where orjson
-# writes "0.00001"; above it both write the same digits.
-cdef double _SMALL_FLOAT = 1e-4
+# Below 1e-4 Python's float repr switches to exponent form ("1e-05") where orjson writes
+# "0.00001"; from 1e16 both write exponents, but orjson before 3.11.7 without the "+" ("1e16").
+# fastws._jsonbackend probes the installed orjson and sets the range where it matches repr.
+cdef double _FLOAT_MIN = FLOAT_MIN
+cdef double _FLOAT_MAX = FLOAT_MAX
 # Integer literals of this many digits or more may not fit 64 bits: json.loads keeps them exact,
 # orjson would return a float.
 cdef Py_ssize_t _LONG_DIGITS = 19
@@ -72,7 +87,7 @@ cdef bint _orjson_exact(object obj, int depth) except -1:
         return _int_fits(obj)
     if t is float:
         x = PyFloat_AS_DOUBLE(obj)
-        return x == 0.0 or (isfinite(x) and fabs(x) >= _SMALL_FLOAT)
+        return x == 0.0 or (isfinite(x) and fabs(x) >= _FLOAT_MIN and fabs(x) < _FLOAT_MAX)
     if depth >= _MAX_DEPTH:
         return False
     if t is dict:
@@ -159,7 +174,7 @@ cpdef object encode_json_text(object obj):
 
     Source: ``starlette.websockets.WebSocket.send_json`` (1.10.0).
     """
-    if _orjson_exact(obj, 0):
+    if _HAVE_ORJSON and _orjson_exact(obj, 0):
         try:
             return (<bytes>_orjson_dumps(obj)).decode("utf-8")
         except _OrjsonEncodeError:  # a lone surrogate: json.dumps keeps it
@@ -182,7 +197,7 @@ cpdef object encode_json_bytes(object obj):
 
     Source: ``starlette.websockets.WebSocket.send_json`` (1.10.0).
     """
-    if _orjson_exact(obj, 0):
+    if _HAVE_ORJSON and _orjson_exact(obj, 0):
         try:
             return _orjson_dumps(obj)
         except _OrjsonEncodeError:
@@ -207,7 +222,7 @@ cpdef object decode_json_text(object text):
 
     Source: ``starlette.websockets.WebSocket.receive_json`` (1.10.0).
     """
-    if type(text) is str and not _has_long_digits_text(<str>text):
+    if _HAVE_ORJSON and type(text) is str and not _has_long_digits_text(<str>text):
         try:
             return _orjson_loads(text)
         except _OrjsonDecodeError:
@@ -232,7 +247,7 @@ cpdef object decode_json_bytes(object data):
 
     Source: ``starlette.websockets.WebSocket.receive_json`` (1.10.0).
     """
-    if type(data) is bytes and not _has_long_digits_bytes(<bytes>data):
+    if _HAVE_ORJSON and type(data) is bytes and not _has_long_digits_bytes(<bytes>data):
         try:
             return _orjson_loads(data)
         except _OrjsonDecodeError:

@@ -6,7 +6,13 @@ what ``json.loads`` returns and raises what it raises. orjson does the work when
 give that same result; every other value takes the standard library's path, so NaN, infinities,
 integers beyond 64 bits, non-``str`` keys, subclasses of the JSON types and unserialisable objects
 behave exactly as in Starlette (``NaN`` is sent as the token ``NaN``; an unserialisable object
-raises ``TypeError``; a circular structure raises ``ValueError``).
+raises ``TypeError``; a circular structure raises ``ValueError``). orjson is optional:
+``fastws._jsonbackend`` decides once, at import, whether it is there and which floats it formats
+as ``repr`` does; without it (PyPy, ``FASTWS_NO_ORJSON=1``) both twins use ``json`` alone, with the
+same results.
+
+This twin encodes with ``json`` always (checking in Python that orjson's output would match costs
+more than it saves) and decodes with orjson where it is available.
 """
 
 from __future__ import annotations
@@ -14,15 +20,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
+from fastws._jsonbackend import ORJSON_DECODE_ERROR, ORJSON_LOADS
 
 __all__ = ["decode_json_bytes", "decode_json_text", "encode_json_bytes", "encode_json_text"]
 
 # Exactly the encoder json.dumps(obj, separators=(",", ":"), ensure_ascii=False) builds per call.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _json_loads = json.loads
-_orjson_loads = orjson.loads
-_OrjsonDecodeError = orjson.JSONDecodeError
+# None when orjson is absent (or FASTWS_NO_ORJSON is set): decoding is json.loads alone.
+_orjson_loads = ORJSON_LOADS
+_OrjsonDecodeError = ORJSON_DECODE_ERROR
 # orjson turns integer literals beyond 64 bits into floats; json.loads keeps them int. A run of
 # 19 or more ASCII digits (inside a string too: that only costs the slow path) sends the text to
 # json. Mapping every digit to "0" and searching for nineteen of them is several times faster than
@@ -94,7 +101,7 @@ def decode_json_text(text: Any) -> Any:
 
     Source: ``starlette.websockets.WebSocket.receive_json`` (1.10.0).
     """
-    if type(text) is str and not _has_long_digits_text(text):
+    if _orjson_loads is not None and type(text) is str and not _has_long_digits_text(text):
         try:
             return _orjson_loads(text)
         except _OrjsonDecodeError:
@@ -119,7 +126,7 @@ def decode_json_bytes(data: Any) -> Any:
 
     Source: ``starlette.websockets.WebSocket.receive_json`` (1.10.0).
     """
-    if type(data) is bytes and not _has_long_digits_bytes(data):
+    if _orjson_loads is not None and type(data) is bytes and not _has_long_digits_bytes(data):
         try:
             return _orjson_loads(data)
         except _OrjsonDecodeError:

@@ -36,6 +36,7 @@ def _version(distribution: str) -> str | None:
 def environment() -> dict[str, Any]:
     """The machine and software a run measured: implementation, Python, CPU, package versions."""
     import fastws
+    from fastws._jsonbackend import describe
 
     try:
         load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
@@ -43,6 +44,7 @@ def environment() -> dict[str, Any]:
         load = None
     return {
         "implementation": fastws.IMPLEMENTATION,
+        "json_backend": describe(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "python_build": " ".join(platform.python_build()),
         "compiler": platform.python_compiler(),
@@ -61,7 +63,8 @@ def format_header(env: dict[str, Any]) -> str:
     load = env["load_average"]
     return "\n".join(
         [
-            f"fastws bench: implementation loaded: {env['implementation']}",
+            f"fastws bench: implementation loaded: {env['implementation']}; "
+            f"JSON backend: {env.get('json_backend', 'unknown')}",
             f"Python: {env['python']} ({env['compiler']}); {env['platform']}",
             f"CPU: {env['cpu']} x{env['cpu_count']}" + (f"; load average {load[0]:.2f}" if load else ""),
             f"Versions: {versions}",

@@ -7,8 +7,8 @@ An operation is measured in four variants (``VARIANTS``):
 - ``starlette``: ``starlette.websockets.WebSocket`` (the reference);
 - ``floor``: raw ASGI, the app awaiting ``receive()``/``send()`` with a dict literal and nothing
   else (for the JSON operations the floor also encodes or decodes with orjson, the fastest an app
-  can do by hand; for handshake info it splits the raw scope with ``bytes``/``str`` methods and no
-  percent-decoding).
+  can do by hand, or with ``json`` where orjson is not installed; for handshake info it splits the
+  raw scope with ``bytes``/``str`` methods and no percent-decoding).
 
 Every variant talks to the same in-memory ``receive``/``send`` coroutines (no sockets, no event
 loop work: they return at once), so only the WebSocket layer is measured.
@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from fastws._jsonbackend import ORJSON_DUMPS, ORJSON_LOADS
 
 __all__ = [
     "OPERATIONS",
@@ -219,8 +220,14 @@ JSON_10K: dict[str, Any] = {
         {**JSON_SMALL, "id": 918273 + i, "seq": 42 + i, "user": f"user{i % 7}", "edited": i % 5 == 0} for i in range(40)
     ],
 }
-JSON_SMALL_TEXT = orjson.dumps(JSON_SMALL).decode()
-JSON_10K_TEXT = orjson.dumps(JSON_10K).decode()
+
+# The floor's JSON: orjson when installed, else the standard library (compact, as send_json writes).
+_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_floor_dumps: Callable[[Any], bytes] = ORJSON_DUMPS or (lambda value: _json_encode(value).encode())
+_floor_loads: Callable[[Any], Any] = ORJSON_LOADS or json.loads
+
+JSON_SMALL_TEXT = _floor_dumps(JSON_SMALL).decode()
+JSON_10K_TEXT = _floor_dumps(JSON_10K).decode()
 
 
 async def _send(message: Any) -> None:
@@ -421,7 +428,7 @@ def _echo(cls: Any, n: int) -> Batch:
 
 def _send_json(value: Any) -> Callable[[Any, int], Batch]:
     def build(cls: Any, n: int) -> Batch:
-        send, dumps = _send, orjson.dumps
+        send, dumps = _send, _floor_dumps
         if cls is None:
 
             async def floor() -> None:
@@ -442,7 +449,7 @@ def _send_json(value: Any) -> Callable[[Any, int], Batch]:
 
 def _receive_json(text: str) -> Callable[[Any, int], Batch]:
     def build(cls: Any, n: int) -> Batch:
-        receive, loads = _receive_always({"type": "websocket.receive", "text": text}), orjson.loads
+        receive, loads = _receive_always({"type": "websocket.receive", "text": text}), _floor_loads
         if cls is None:
 
             async def floor() -> None:

@@ -1,4 +1,4 @@
-"""fastws.App: the Yaat seed's routing (websocket_route, add_websocket_route, mount) with path
+"""fastws.App: Yaat 0.1.10's routing (websocket_route, add_websocket_route, mount) with path
 parameters, a denial (HTTP 403) for unknown WebSocket paths and a plain 404 for HTTP, on both
 implementations; under Starlette's TestClient and under uvicorn with a real client."""
 

@@ -1211,7 +1211,7 @@ def test_close_codes(impl: Any) -> None:
         "TLS_HANDSHAKE": 1015,
     }
     assert {member.name: member.value for member in CloseCode} == expected
-    # The Yaat seed doc's names are the members; the RFC 6455 abbreviations are aliases.
+    # The names in Yaat 0.1.10's docs ("WebSockets" page) are the members; the RFC 6455 abbreviations are aliases.
     assert CloseCode.NO_STATUS_RCVD is CloseCode.NO_STATUS_RECEIVED
     assert CloseCode.MANDATORY_EXT is CloseCode.MISSING_EXTENSION
     assert all(isinstance(member, int) for member in CloseCode)

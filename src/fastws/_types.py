@@ -72,9 +72,10 @@ def as_state(value: object) -> WebSocketState:
 
 class CloseCode(enum.IntEnum):
     """WebSocket close codes (RFC 6455 section 7.4.1 and the IANA "WebSocket Close Code Number"
-    registry), named as the Yaat seed doc (``yaat.constants.WebSocketCloseEvent``) and MDN's
-    ``CloseEvent`` name them. The RFC's abbreviations ``NO_STATUS_RCVD`` (1005) and
-    ``MANDATORY_EXT`` (1010) are aliases of the same members.
+    registry), named as the Yaat 0.1.10 documentation, "WebSockets" page
+    (``yaat.constants.WebSocketCloseEvent``), and MDN's ``CloseEvent`` name them. The RFC's
+    abbreviations ``NO_STATUS_RCVD`` (1005) and ``MANDATORY_EXT`` (1010) are aliases of the same
+    members.
 
     Codes 1005, 1006 and 1015 are reserved: an endpoint reports them but never sends them in a
     close frame.

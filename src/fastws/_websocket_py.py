@@ -1,7 +1,8 @@
 """The WebSocket connection class: the pure-Python twin of ``_websocket_c.pyx``.
 
 The API, state machine, errors and messages are those of ``starlette.websockets.WebSocket``
-1.10.0 (the Starlette seed doc and its source); see ``fastws.websockets`` for the public docs.
+1.10.0 (Starlette 1.10 documentation, "WebSockets" page, and ``starlette/websockets.py``); see
+``fastws.websockets`` for the public docs.
 Every method awaits the server's ``receive``/``send`` directly, never through another coroutine of
 this class, so one message costs one coroutine.
 """

@@ -1,4 +1,4 @@
-"""``fastws.App``: framework-free WebSocket routing, the Yaat seed's routing API.
+"""``fastws.App``: framework-free WebSocket routing, Yaat 0.1.10's routing API.
 
 An ``App`` is an ASGI 3 application that routes WebSocket connections by path to handlers
 ``async def handler(websocket)``, each given a ``fastws.dialects.yaat.WebSocket`` (the Yaat API
@@ -7,7 +7,7 @@ parameters such as ``/ws/{room}`` or ``/items/{id:int}`` land in ``websocket.pat
 WebSocket to an unknown path is denied before accept (a ``websocket.close``, which servers answer
 with HTTP 403); an HTTP request gets a plain ``404 Not Found``; the lifespan protocol is answered.
 
-Source: Yaat 0.1.10 docs ("WebSocket Route", ``add_websocket_route``, "Mounting WebSocket
+Source: Yaat 0.1.10 documentation, "WebSockets" page ("WebSocket Route", ``add_websocket_route``, "Mounting WebSocket
 Routes"); path parameter syntax and convertors as Starlette's routing (``str``, ``int``, ``path``).
 """
 
@@ -95,7 +95,8 @@ class App:
             async for text in websocket.iter_text():
                 await websocket.send_text(f"{websocket.path_params['room']}: {text}")
 
-    Source: the Yaat seed doc's routing (``websocket_route``, ``add_websocket_route``, ``mount``).
+    Source: Yaat 0.1.10 documentation, "WebSockets" page: routing (``websocket_route``,
+    ``add_websocket_route``, ``mount``).
     """
 
     def __init__(self, websocket_class: type | None = None) -> None:

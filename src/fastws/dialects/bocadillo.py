@@ -27,8 +27,8 @@ same. After accept Bocadillo sends close code 403, which is not a valid WebSocke
 When Bocadillo is importable, states are Starlette 0.12's ``WebSocketState`` and the disconnect is
 Bocadillo's (Starlette's) ``WebSocketDisconnect``; otherwise fastws's look-alikes.
 
-Source: the Bocadillo seed doc and ``bocadillo/websockets.py`` 0.18.3, ``starlette/websockets.py``
-0.12.13.
+Source: Bocadillo 0.18 API reference, ``bocadillo.websockets`` page, and ``bocadillo/websockets.py``
+0.18.3, ``starlette/websockets.py`` 0.12.13.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def build(base: Any) -> Any:
             caught_close_codes (tuple[int, ...] | all | None): codes of ``WebSocketDisconnect``
                 silenced by ``async with``; default ``(1000, 1001)``.
 
-        Source: Bocadillo seed doc; ``bocadillo/websockets.py`` 0.18.3.
+        Source: Bocadillo 0.18 API reference, ``bocadillo.websockets`` page; ``bocadillo/websockets.py`` 0.18.3.
         """
 
         _fastws_states = _STATES

@@ -20,7 +20,7 @@ Lilya's class is Starlette-shaped; what differs, and what this dialect reproduce
 Without Lilya installed, fastws's look-alikes of the same names are used (``WebSocketRuntimeError``,
 ``WebSocketDisconnect``, a three-member ``WebSocketState`` IntEnum) and fastws's own multidicts.
 
-Source: the Lilya seed doc ("WebSockets") and ``lilya/websockets.py`` 0.29.0.
+Source: Lilya 0.29 documentation, "WebSocket" page, and ``lilya/websockets.py`` 0.29.0.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def build(base: Any) -> Any:
         ``.reason``; a failing server ``send`` raises its ``OSError``), Lilya's multidict
         ``headers``/``query_params`` and ``add_cleanup``.
 
-        Source: Lilya seed doc "WebSockets"; ``lilya/websockets.py`` 0.29.0.
+        Source: Lilya 0.29 documentation, "WebSocket" page; ``lilya/websockets.py`` 0.29.0.
         """
 
         _fastws_states = _STATES

@@ -25,7 +25,7 @@ serves the per-message methods from the compiled core once the connection is acc
 
 Without MicroPie installed, a look-alike ``ConnectionClosed`` is used.
 
-Source: the MicroPie seed doc ("WebSocket class") and ``micropie.py`` 0.32.
+Source: MicroPie 0.32 documentation, "WebSocket class" reference page, and ``micropie.py`` 0.32.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def build(base: Any) -> Any:
 
         The scope is not known to MicroPie's class; ``scope`` is ``{"type": "websocket"}``.
 
-        Source: MicroPie seed doc "WebSocket class"; ``micropie.py`` 0.32.
+        Source: MicroPie 0.32 documentation, "WebSocket class" reference page; ``micropie.py`` 0.32.
         """
 
         _fastws_error = staticmethod(_error)

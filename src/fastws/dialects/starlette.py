@@ -9,7 +9,8 @@ catches them. Without Starlette, fastws's look-alikes (same names and attributes
 
 ``install()`` makes Starlette and FastAPI build this class everywhere they build a WebSocket.
 
-Source: the Starlette seed doc ("WebSockets") and ``starlette/websockets.py`` 1.10.0.
+Source: Starlette 1.10 documentation, "WebSockets" page (https://www.starlette.io/websockets/), and
+``starlette/websockets.py`` 1.10.0.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def build(base: Any) -> Any:
 
         Without Starlette installed, fastws's look-alike classes of the same names are used.
 
-        Source: Starlette seed doc "WebSockets"; ``starlette/websockets.py`` 1.10.0.
+        Source: Starlette 1.10 documentation, "WebSockets" page; ``starlette/websockets.py`` 1.10.0.
         """
 
         _fastws_states = _STATES

@@ -24,7 +24,7 @@ client state becomes DISCONNECTED, and a later receive raises ``WebSocketExcepti
 
 Without Yaat installed, fastws's look-alikes of the same names are used.
 
-Source: the Yaat seed doc ("WebSockets") and ``yaat/websockets.py``, ``yaat/constants.py`` 0.1.10.
+Source: Yaat 0.1.10 documentation, "WebSockets" page, and ``yaat/websockets.py``, ``yaat/constants.py`` 0.1.10.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def build(base: Any) -> Any:
         ``WebSocketException`` (receive/send after disconnect/close), ``WebSocketDisconnect``
         (``.code``) when the client disconnects, the server's ``OSError`` when a send fails.
 
-        Source: Yaat seed doc "WebSockets"; ``yaat/websockets.py`` 0.1.10.
+        Source: Yaat 0.1.10 documentation, "WebSockets" page; ``yaat/websockets.py`` 0.1.10.
         """
 
         _fastws_states = _STATES

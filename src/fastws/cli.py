@@ -322,7 +322,8 @@ def _serve(**params: Any) -> None:
     if broker is not None:
         if broker.partition("://")[0].lower() != "memory" and importlib.util.find_spec("redis") is None:
             click.echo(
-                f"fastws serve: --broker {broker} needs redis-py; install it with: pip install 'fastws[redis]'",
+                f"fastws serve: --broker {broker} needs redis-py; "
+                "install redis-py (fastws's redis extra: pip install 'redis>=5.0.1')",
                 err=True,
             )
             _exit(2)
@@ -409,7 +410,7 @@ def _bench(argv: list[str]) -> int:
         else:
             print(
                 f"fastws bench: the benchmarks need the module {exc.name!r}, which is not installed "
-                "(try: pip install 'fastws[test]').",
+                "(install fastws's bench extra; see README.md, Installing).",
                 file=sys.stderr,
             )
         return 2
@@ -466,7 +467,8 @@ def _serve_main(argv: list[str]) -> int:
         command = serve_command()
     except ImportError as exc:
         print(
-            f"fastws serve: uvicorn is not installed ({exc}); install it with: pip install 'fastws[server]'",
+            f"fastws serve: uvicorn is not installed ({exc}); "
+            "install fastws's server extra (see README.md, Installing)",
             file=sys.stderr,
         )
         return 2

@@ -5,7 +5,7 @@ in 4 uvicorn worker processes managed by gunicorn, each serving WebSockets with
 ``fastws.server.WebSocketProtocol`` (the compiled RFC 6455 protocol) on uvloop when it is
 installed. The workers are those of the ``uvicorn-worker`` package (the home of uvicorn's
 gunicorn workers since uvicorn 0.30 deprecated ``uvicorn.workers``), with ``ws`` set; install
-them with ``pip install "fastws[gunicorn]"``.
+them with this project's ``gunicorn`` extra (``pip install ".[gunicorn]"`` in a checkout; README, "Installing").
 
 gunicorn's signals keep their meaning: SIGTERM to the arbiter (graceful shutdown) and SIGHUP
 (reload: new workers, then the old ones are stopped gracefully) make each stopping worker close
@@ -29,7 +29,8 @@ try:
     from uvicorn_worker import UvicornWorker as _UvicornWorker
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError(
-        f"fastws.gunicorn needs gunicorn and uvicorn-worker ({exc}); install them with: pip install 'fastws[gunicorn]'"
+        f"fastws.gunicorn needs gunicorn and uvicorn-worker ({exc}); "
+        "install them with fastws's gunicorn extra (pip install gunicorn uvicorn-worker)"
     ) from exc
 
 __all__ = ["FASTWS_WS", "UvicornH11Worker", "UvicornWorker"]

@@ -227,7 +227,14 @@ def test_e2e_report_prices_rows_against_picows() -> None:
 @pytest.mark.e2e
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for RSS and CPU")
 # The compiled codec with and without deflate, the pure twin with deflate (its inflater): three runs of ~10 s.
-@pytest.mark.parametrize(("implementation", "deflate"), [("cython", False), ("python", True), ("cython", True)])
+@pytest.mark.parametrize(
+    ("implementation", "deflate"),
+    [
+        pytest.param("cython", False, marks=pytest.mark.compiled),
+        ("python", True),
+        pytest.param("cython", True, marks=pytest.mark.compiled),
+    ],
+)
 def test_idle_connections_suite_reports_both_protocols(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str, deflate: bool
 ) -> None:
@@ -235,8 +242,6 @@ def test_idle_connections_suite_reports_both_protocols(
     closed cleanly, positive figures, no child left behind; on both fastws implementations."""
     pytest.importorskip("uvicorn")
     pytest.importorskip("uvloop")
-    if implementation == "cython" and not _compiled_available():
-        pytest.skip("the compiled extension is not built")
     monkeypatch.setenv("FASTWS_NO_EXTENSIONS", "1" if implementation == "python" else "0")
     out = tmp_path / "idle.json"
     argv = ["--connections", "60", "--quick", "--quiet", "--ping-interval", "0.3", "--json", str(out)]

@@ -343,3 +343,203 @@ def test_frames_of_one_loop_iteration_coalesce(codec: Any) -> None:
         ]
 
     asyncio.run(asyncio.wait_for(main(), 5))
+
+
+# -- request/response: the reply to the last queued message is written at once -------------------
+
+
+def echo_app(extra: int = 0, log: list[int] | None = None, transport_box: list[Any] | None = None) -> Any:
+    """An echo app sending ``extra`` more frames after each reply; ``log`` gets the number of
+    writes the transport saw right after each reply's ``send`` returned."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            await send({"type": "websocket.send", "text": event["text"]})
+            if log is not None and transport_box:
+                log.append(len(transport_box[0].written))
+            for i in range(extra):
+                await send({"type": "websocket.send", "text": f"{event['text']}+{i}"})
+
+    return app
+
+
+def test_request_response_reply_is_written_during_send(codec: Any) -> None:
+    async def main() -> None:
+        log: list[int] = []
+        box: list[Any] = []
+        protocol, transport = make(echo_app(log=log, transport_box=box), codec)
+        box.append(transport)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        for i in range(3):
+            before = len(transport.written)
+            protocol.data_received(codec.encode_frame(OP_TEXT, b"m%d" % i, mask=MASK))
+            await asyncio.sleep(0.01)
+            assert log[-1] == before + 1  # written by send itself, not by a later flush callback
+            assert frames(codec, transport.written[-1]) == [(OP_TEXT, f"m{i}")]
+        assert not protocol._out
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_direct_and_coalesced_writes_keep_frame_order(codec: Any) -> None:
+    async def main() -> None:
+        protocol, transport = make(echo_app(extra=2), codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        start = len(transport.written)
+        expected: list[tuple[int, Any]] = []
+        for i in range(3):  # one message at a time: the reply direct, the two extra frames coalesced
+            protocol.data_received(codec.encode_frame(OP_TEXT, b"r%d" % i, mask=MASK))
+            await asyncio.sleep(0.01)
+            expected += [(OP_TEXT, f"r{i}"), (OP_TEXT, f"r{i}+0"), (OP_TEXT, f"r{i}+1")]
+        assert len(transport.written) - start == 6
+        # Pipelined: five messages in one read; every reply joins one coalesced write, in order.
+        before = len(transport.written)
+        protocol.data_received(b"".join(codec.encode_frame(OP_TEXT, b"p%d" % i, mask=MASK) for i in range(5)))
+        await asyncio.sleep(0.01)
+        for i in range(5):
+            expected += [(OP_TEXT, f"p{i}"), (OP_TEXT, f"p{i}+0"), (OP_TEXT, f"p{i}+1")]
+        assert len(transport.written) - before == 1
+        assert frames(codec, b"".join(transport.written[start:])) == expected
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_close_after_a_direct_reply_flushes_the_buffered_frames_first(codec: Any) -> None:
+    async def main() -> None:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            await receive()
+            await send({"type": "websocket.send", "text": "reply"})  # written at once
+            await send({"type": "websocket.send", "text": "a"})  # buffered
+            await send({"type": "websocket.send", "text": "b"})  # buffered
+            await send({"type": "websocket.close", "code": 1000})  # flushes a, b first
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        start = len(transport.written)
+        protocol.data_received(codec.encode_frame(OP_TEXT, b"q", mask=MASK))
+        await asyncio.sleep(0.01)
+        assert frames(codec, b"".join(transport.written[start:])) == [
+            (OP_TEXT, "reply"),
+            (OP_TEXT, "a"),
+            (OP_TEXT, "b"),
+            (OP_CLOSE, b"\x03\xe8"),
+        ]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_direct_reply_to_a_closing_transport_writes_nothing(codec: Any) -> None:
+    async def main() -> None:
+        gate = asyncio.Event()
+        sent: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            await receive()
+            await gate.wait()
+            sent.append(await send({"type": "websocket.send", "text": "late"}))
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        protocol.data_received(codec.encode_frame(OP_TEXT, b"q", mask=MASK))
+        await asyncio.sleep(0.01)
+        before = len(transport.written)
+        transport.closed = True  # e.g. the transport is being torn down, connection_lost not yet called
+        gate.set()
+        await asyncio.sleep(0.01)
+        assert sent == [None] and len(transport.written) == before
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+class BoundedTransport(FakeTransport):
+    """A transport whose peer never reads: over ``limit`` buffered bytes it calls the protocol's
+    ``pause_writing``, as asyncio's and uvloop's transports do past their high-water mark."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.protocol: Any = None
+        self.size = 0
+        self.over = False
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        super().write(data)
+        self.size += len(data)
+        if self.size > self.limit and not self.over:
+            self.over = True
+            self.protocol.pause_writing()
+
+
+def test_peer_that_never_reads_bounds_direct_replies(codec: Any) -> None:
+    async def main() -> None:
+        protocol, _ = make(echo_app(), codec)
+        transport = BoundedTransport(limit=1000)
+        transport.protocol = protocol
+        protocol.connection_made(transport)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        for _ in range(200):  # request/response from a client that never reads the replies
+            if transport.paused:
+                break  # a real transport stops calling data_received after pause_reading
+            protocol.data_received(codec.encode_frame(OP_TEXT, b"x" * 100, mask=MASK))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        assert transport.over
+        assert transport.size <= 1000 + 200  # one frame past the mark at most, then send waits
+        assert transport.paused  # ws_max_queue messages wait behind the blocked send: reading paused
+        assert len(protocol._messages) <= 4
+        # The peer reads: the waiting send goes on, then the queued messages are answered.
+        transport.over = False
+        transport.limit = 1 << 30
+        protocol.resume_writing()
+        await asyncio.sleep(0.01)
+        assert not transport.paused
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_send_cancelled_under_backpressure_after_receive_writes_nothing(codec: Any) -> None:
+    async def main() -> None:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        box: dict[str, Any] = {}
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            box.update(receive=receive, send=send)
+            await queue.get()
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        protocol.data_received(codec.encode_frame(OP_TEXT, b"q", mask=MASK))
+        assert (await box["receive"]())["text"] == "q"  # the queue is drained: the next frame goes direct
+        protocol.pause_writing()
+        before = len(transport.written)
+        task = asyncio.ensure_future(box["send"]({"type": "websocket.send", "text": "cancelled"}))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0.01)
+        assert task.cancelled() and len(transport.written) == before
+        protocol.resume_writing()
+        await box["send"]({"type": "websocket.send", "text": "next"})
+        await asyncio.sleep(0.01)
+        assert frames(codec, b"".join(transport.written[before:])) == [(OP_TEXT, "next")]
+        assert not protocol._writers and not protocol._receivers
+        queue.put_nowait(None)
+
+    asyncio.run(asyncio.wait_for(main(), 5))

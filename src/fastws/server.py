@@ -449,6 +449,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "read_paused",
         "_out",
         "_out_size",
+        "_reply_now",
         "_write_paused",
         "_writers",
         "_pending_pong",
@@ -521,6 +522,11 @@ class WebSocketProtocol(asyncio.Protocol):
         # at its end, or at once past _COALESCE_BYTES or before any other write.
         self._out: list[bytes] = []
         self._out_size = 0
+        # Set by receive() when it hands the app the last queued message: the app's next data
+        # frame (its reply, in request/response) is written at once, saving the flush's loop
+        # callback; any further frame before the next receive() is coalesced as above, so a burst
+        # of sends (streaming, fan-out, the replies to a pipelined batch) still goes out in one write.
+        self._reply_now = False
         # Write backpressure: set while the transport's buffer is over its high-water mark; one
         # future per send() waiting for it to drain (as for receive()). While paused, pongs are not
         # written: only the latest ping's payload is kept, answered on resume (RFC 6455 5.5.3).
@@ -589,6 +595,12 @@ class WebSocketProtocol(asyncio.Protocol):
     def _send_frame(self, frame: bytes) -> None:
         out = self._out
         if not out:
+            if self._reply_now:
+                # Nothing buffered ahead of it (order kept) and nothing else queued for the app.
+                self._reply_now = False
+                if not self.transport.is_closing():
+                    self.transport.write(frame)
+                return
             self.loop.call_soon(self._flush)
         out.append(frame)
         self._out_size += len(frame)
@@ -957,8 +969,11 @@ class WebSocketProtocol(asyncio.Protocol):
                     self._receivers.remove(waiter)
                 raise
         message = self._messages.popleft()
-        if not self._messages:
+        if self._messages:
+            self._reply_now = False
+        else:
             self._messages = ()
+            self._reply_now = True
         if self.read_paused and len(self._messages) <= self._max_queue // 2:
             self.read_paused = False
             if not self.transport.is_closing():
@@ -1120,6 +1135,7 @@ class WebSocketProtocol(asyncio.Protocol):
             lines += [b"sec-websocket-extensions: ", self._extensions, b"\r\n"]
         lines.append(b"\r\n")
         self.handshake_complete = True
+        self._reply_now = False  # the 101 answered websocket.connect: the app's first frames coalesce
         if not self.transport.is_closing():
             self._write(b"".join(lines))
             self._start_keepalive()

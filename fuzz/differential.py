@@ -30,13 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import fastws._codec_c as codec_c
-import fastws._datastructures_c as ds_c
+import fastws.codec._json_c as codec_c
+import fastws.datastructures._core_c as ds_c
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import fastws._codec_py as codec_py
-import fastws._datastructures_py as ds_py
+import fastws.codec._json_py as codec_py
+import fastws.datastructures._core_py as ds_py
 
 try:  # the RFC 6455 frame codec, where this tree has it
     import fastws._frame_c as frame_c

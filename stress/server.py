@@ -242,7 +242,7 @@ def main() -> int:
     sys.unraisablehook = unraisable
 
     websocket = importlib.import_module(f"fastws._websocket_{args.impl}")
-    from fastws._types import WebSocketDisconnect
+    from fastws.websockets import WebSocketDisconnect
 
     config = uvicorn.Config(
         make_app(websocket.WebSocket, WebSocketDisconnect, stats),

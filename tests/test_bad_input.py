@@ -14,14 +14,8 @@ from typing import Any
 import pytest
 from conftest import FakeServer, make_scope, run
 
-from fastws._types import (
-    DEFAULT_MAX_JSON_SIZE,
-    TOO_BIG_REASON,
-    UnexpectedMessageType,
-    WebSocketDisconnect,
-    WebSocketDisconnected,
-    WebSocketState,
-)
+from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE, TOO_BIG_REASON
+from fastws.websockets import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 CONNECT = {"type": "websocket.connect"}
 # Generous wall-clock bound for the "bounded time" rows: the inputs are large enough that a

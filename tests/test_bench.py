@@ -82,7 +82,7 @@ def test_quick_run_writes_every_operation_and_variant(tmp_path: Path, capsys: py
     assert document["schema"] == "fastws-bench/1"
     env = document["environment"]
     assert env["implementation"] in ("cython", "python")
-    from fastws._jsonbackend import describe
+    from fastws.codec._backend import describe
 
     assert env["json_backend"] == describe()
     assert env["versions"]["fastws"] and env["versions"]["starlette"] and env["cpu"]

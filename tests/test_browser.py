@@ -38,8 +38,8 @@ import pytest
 import uvicorn
 from websockets.sync.client import connect as ws_connect
 
-from fastws._types import WebSocketDisconnect
 from fastws.demo import make_app
+from fastws.websockets import WebSocketDisconnect
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ def _kernels() -> list[str]:
 
 
 def test_the_package_ships_its_kernel_sources() -> None:
-    assert {"fastws._codec_c", "fastws._datastructures_c", "fastws._frame_c", "fastws._websocket_c"} <= set(
+    assert {"fastws.codec._json_c", "fastws.datastructures._core_c", "fastws._frame_c", "fastws._websocket_c"} <= set(
         _kernels()
     )
 

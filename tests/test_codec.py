@@ -566,8 +566,8 @@ BACKEND_PROBE = r"""
 import json, sys
 exec(sys.argv[2])
 import importlib
-import fastws, fastws._jsonbackend as backend
-codec = importlib.import_module("fastws._codec_" + sys.argv[1])
+import fastws, fastws.codec._backend as backend
+codec = importlib.import_module("fastws.codec._json_" + sys.argv[1])
 values = [1e16, -1.5e22, 1.7976931348623157e308, {"ts": 1e17, "n": [1, 2.5, None]}, 2**64, 1e-5, 0.1,
           {"a": "é\u2028"}, float("nan")]
 def outcome(func, arg):
@@ -622,7 +622,7 @@ def expected_codec_results() -> dict[str, Any]:
 
 def test_json_backend_attribute_matches_what_loaded() -> None:
     import fastws
-    from fastws import _jsonbackend
+    from fastws.codec import _backend as _jsonbackend
 
     assert fastws.JSON_BACKEND in ("orjson", "json")
     assert fastws.JSON_BACKEND == ("json" if _jsonbackend.ORJSON_DUMPS is None else "orjson")
@@ -630,7 +630,7 @@ def test_json_backend_attribute_matches_what_loaded() -> None:
 
 
 def test_float_probe_rejects_exponents_without_plus() -> None:
-    from fastws import _jsonbackend
+    from fastws.codec import _backend as _jsonbackend
 
     assert _jsonbackend._matches(lambda x: _jsonbackend._encode(x).encode(), _jsonbackend._EXPONENT_PROBES)
     assert not _jsonbackend._matches(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from starlette.requests import cookie_parser
 
 import fastws
-import fastws._datastructures as selector
+import fastws.datastructures._core as selector
 from fastws.datastructures import URL, Address, State
 
 FAST = settings(

@@ -13,8 +13,8 @@ for name in ("starlette", "lilya", "yaat", "micropie", "bocadillo"):
     sys.modules[name] = None  # import fails: the framework is "not installed"
 
 import fastws
-from fastws import _types
 from fastws.dialects import bocadillo, lilya, micropie, starlette, yaat
+from fastws.websocket import _errors, _state
 
 for module in (starlette, lilya, yaat, micropie, bocadillo):
     try:
@@ -24,8 +24,8 @@ for module in (starlette, lilya, yaat, micropie, bocadillo):
     else:
         raise AssertionError(module.__name__ + ".install() did not raise")
 
-assert starlette.WebSocketDisconnect is _types.WebSocketDisconnect
-assert starlette.WebSocketState is _types.WebSocketState
+assert starlette.WebSocketDisconnect is _errors.WebSocketDisconnect
+assert starlette.WebSocketState is _state.WebSocketState
 assert lilya.WebSocketRuntimeError.__name__ == "WebSocketRuntimeError"
 assert issubclass(lilya.WebSocketRuntimeError, RuntimeError)
 assert [m.name for m in lilya.WebSocketState] == ["CONNECTING", "CONNECTED", "DISCONNECTED"]

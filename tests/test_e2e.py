@@ -28,8 +28,8 @@ from starlette.responses import PlainTextResponse
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from fastws._types import WebSocketDisconnect, WebSocketState
 from fastws.demo import make_app
+from fastws.websockets import WebSocketDisconnect, WebSocketState
 
 pytestmark = pytest.mark.e2e
 

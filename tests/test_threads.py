@@ -134,7 +134,8 @@ def test_free_threaded_interpreter_keeps_the_gil_disabled() -> None:
         pytest.skip("not a free-threaded interpreter (Py_GIL_DISABLED is not set)")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_GIL", "FASTWS_NO_EXTENSIONS")}
     code = (
-        "import sys, fastws, fastws._codec_c, fastws._datastructures_c, fastws._frame_c, fastws._websocket_c; "
+        "import sys, fastws, fastws.codec._json_c, fastws.datastructures._core_c, fastws._frame_c, "
+        "fastws._websocket_c; "
         "print(fastws.IMPLEMENTATION, sys._is_gil_enabled())"
     )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

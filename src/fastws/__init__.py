@@ -12,11 +12,13 @@ the text sent and the values and errors received are the same either way.
 
 from __future__ import annotations
 
-from fastws import _codec, _datastructures, _fanout, _frame, _websocket
-from fastws._jsonbackend import JSON_BACKEND
-from fastws._types import DEFAULT_MAX_JSON_SIZE
+from fastws import _fanout, _frame, _websocket
 from fastws.app import App
+from fastws.codec import _json
+from fastws.codec._backend import JSON_BACKEND
+from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
+from fastws.datastructures import _core as _datastructures_core
 from fastws.fanout import BroadcastResult, broadcast
 from fastws.origin import OriginMiddleware, check_origin
 from fastws.websockets import (
@@ -63,8 +65,8 @@ IMPLEMENTATION: str = (
         module.endswith("_c")
         for module in (
             _websocket.WebSocket.__module__,
-            _datastructures.Headers.__module__,
-            _codec.encode_json_text.__module__,
+            _datastructures_core.Headers.__module__,
+            _json.encode_json_text.__module__,
             _frame.FrameParser.__module__,
             _fanout.start_each.__module__,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastws._url import URL
+from fastws.datastructures._url import URL
 
 __all__ = ["send_denial_response", "session", "url_for"]
 

@@ -22,7 +22,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from fastws._frame_types import WebSocketProtocolError, is_valid_close_code
+from fastws._frame_types import DEFLATE_TAIL, WebSocketProtocolError, is_valid_close_code
 
 __all__ = [
     "FrameParser",
@@ -38,8 +38,7 @@ cdef object _Error = WebSocketProtocolError
 cdef object _is_valid_close_code = is_valid_close_code
 cdef object _decompressobj = zlib.decompressobj
 cdef object _ZlibError = zlib.error
-# RFC 7692 section 7.2.2: the sender strips this tail of a sync flush; the receiver appends it.
-cdef bytes _DEFLATE_TAIL = b"\x00\x00\xff\xff"
+cdef bytes _DEFLATE_TAIL = DEFLATE_TAIL
 
 cdef enum:
     OP_CONT = 0
@@ -50,10 +49,6 @@ cdef enum:
     OP_PONG = 10
     MAX_CONTROL = 125
     MAX_REASON = 123
-
-
-cdef inline bint _valid_code(long code) noexcept:
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 cdef void _xor(const uint8_t* src, uint8_t* dst, Py_ssize_t n, const uint8_t* mask) noexcept nogil:
@@ -159,7 +154,7 @@ def close_payload(int code=1000, str reason=""):
     """The payload of a close frame (RFC 6455 section 5.5.1): ``code`` as 2 big-endian bytes
     then ``reason`` in UTF-8. Raises ``ValueError`` if ``code`` may not be sent (see
     ``is_valid_close_code``) or ``reason`` is longer than 123 UTF-8 bytes."""
-    if not _valid_code(code):
+    if not _is_valid_close_code(code):
         raise ValueError(f"close code {code} may not be sent (1000-1003, 1007-1014, 3000-4999)")
     cdef bytes data = reason.encode("utf-8")
     if PyBytes_GET_SIZE(data) > MAX_REASON:
@@ -179,7 +174,7 @@ def parse_close(payload):
         raise _Error(1002, "close frame payload of 1 byte, expected 0 or 2 or more")
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
     cdef long code = (<long>p[0] << 8) | p[1]
-    if not _valid_code(code):
+    if not _is_valid_close_code(code):
         raise _Error(1002, f"invalid close code {code}")
     try:
         reason = data[2:].decode("utf-8")

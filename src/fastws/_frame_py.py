@@ -18,6 +18,7 @@ import zlib
 from typing import Any
 
 from fastws._frame_types import (
+    DEFLATE_TAIL,
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,
@@ -40,8 +41,6 @@ __all__ = [
 _UTF8Decoder = codecs.getincrementaldecoder("utf-8")
 _MAX_CONTROL = 125
 _MAX_REASON = 123
-#: RFC 7692 section 7.2.2: the sender strips this tail of a sync flush; the receiver appends it.
-_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 def apply_mask(data: bytes, mask: bytes) -> bytes:
@@ -417,9 +416,9 @@ class FrameParser:
         limit = self.max_size
         try:
             if limit is None:
-                data = inflater.decompress(payload + _DEFLATE_TAIL)
+                data = inflater.decompress(payload + DEFLATE_TAIL)
             else:
-                data = inflater.decompress(payload + _DEFLATE_TAIL, limit + 1)
+                data = inflater.decompress(payload + DEFLATE_TAIL, limit + 1)
         except zlib.error:
             raise WebSocketProtocolError(1007, "compressed message is not valid deflate data") from None
         if limit is not None and (len(data) > limit or inflater.unconsumed_tail):

@@ -1,4 +1,5 @@
-"""Constants and the error type shared by both twins of the RFC 6455 frame codec.
+"""Constants and the error type shared by both twins of the RFC 6455 frame codec (the close codes
+and their rule are ``fastws.protocol.close``'s, re-exported here).
 
 Both ``_frame_c`` and ``_frame_py`` raise :class:`WebSocketProtocolError` (the same class), so a
 test or the server catches one type whichever twin is loaded.
@@ -8,6 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastws.protocol.close import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INVALID_DATA,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NO_STATUS,
+    CLOSE_NORMAL,
+    CLOSE_PROTOCOL_ERROR,
+    is_valid_close_code,
+)
+
 __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_INVALID_DATA",
@@ -15,6 +26,7 @@ __all__ = [
     "CLOSE_NORMAL",
     "CLOSE_NO_STATUS",
     "CLOSE_PROTOCOL_ERROR",
+    "DEFLATE_TAIL",
     "OP_BINARY",
     "OP_CLOSE",
     "OP_CONT",
@@ -33,21 +45,8 @@ OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
 
-#: Close codes (RFC 6455 section 7.4.1) this codec produces.
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-#: Reported to the app when a close frame carried no payload; never sent on the wire.
-CLOSE_NO_STATUS = 1005
-CLOSE_INVALID_DATA = 1007
-CLOSE_MESSAGE_TOO_BIG = 1009
-
-
-def is_valid_close_code(code: int) -> bool:
-    """Whether ``code`` may appear in a close frame on the wire (RFC 6455 section 7.4, IANA
-    registry): 1000-1003, 1007-1014 and the 3000-4999 range for libraries and applications.
-    1004, 1005, 1006 and 1015 are reserved and must never be sent."""
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+#: RFC 7692 section 7.2.2: the sender strips this tail of a sync flush; the receiver appends it.
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 class WebSocketProtocolError(Exception):

@@ -18,8 +18,8 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from fastws import _connection
-from fastws._codec_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
-from fastws._datastructures_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
+from fastws.codec._json_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
+from fastws.datastructures._core_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
 from fastws._types import (
     DEFAULT_MAX_JSON_SIZE,
     STATES,

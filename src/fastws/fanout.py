@@ -91,9 +91,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastws._codec import encode_json_text
 from fastws._fanout import OutboxCore, Pass, start_each
-from fastws._types import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+from fastws.codec._json import encode_json_text
+from fastws.protocol.close import CloseCode
+from fastws.websocket._errors import WebSocketDisconnect, WebSocketDisconnected
+from fastws.websocket._state import WebSocketState
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -111,8 +113,9 @@ __all__ = [
     "outbox_of",
 ]
 
-#: Close code sent by ``Policy.CLOSE``: 1013 "Try Again Later" (IANA WebSocket close code registry).
-TRY_AGAIN_LATER = 1013
+#: Close code sent by ``Policy.CLOSE``: 1013 "Try Again Later" (IANA WebSocket close code registry),
+#: ``CloseCode.TRY_AGAIN_LATER`` as a plain ``int``.
+TRY_AGAIN_LATER = int(CloseCode.TRY_AGAIN_LATER)
 #: Default bound of one connection's queue, in messages.
 DEFAULT_MAX_MESSAGES = 64
 #: Default bound of one connection's queue, in payload bytes (1 MiB).

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fastws.protocol.http import PlainTextResponse
+
 __all__ = ["OriginMiddleware", "check_origin", "deny", "origin_allowed"]
 
 _DENIAL_BODY = b"Forbidden: WebSocket Origin not allowed"
@@ -150,16 +152,6 @@ async def deny(scope: Mapping[str, Any], send: Any, status: int = 403) -> None:
     a server answers with HTTP 403 before accept.
     """
     if "websocket.http.response" in (scope.get("extensions") or {}):
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(_DENIAL_BODY)).encode()),
-                ],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": _DENIAL_BODY})
+        await PlainTextResponse(_DENIAL_BODY, status=status)(scope, None, send)
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": ""})

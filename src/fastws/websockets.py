@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastws._types import CloseCode, UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 from fastws._websocket import WebSocket
+from fastws.protocol.close import CloseCode
+from fastws.websocket._errors import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected
+from fastws.websocket._state import WebSocketState
 
 __all__ = [
     "CloseCode",

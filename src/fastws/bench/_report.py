@@ -36,7 +36,7 @@ def _version(distribution: str) -> str | None:
 def environment() -> dict[str, Any]:
     """The machine and software a run measured: implementation, Python, CPU, package versions."""
     import fastws
-    from fastws._jsonbackend import describe
+    from fastws.codec._backend import describe
 
     try:
         load: list[float] | None = [round(x, 2) for x in os.getloadavg()]

@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastws._jsonbackend import ORJSON_DUMPS, ORJSON_LOADS
+from fastws.codec._backend import ORJSON_DUMPS, ORJSON_LOADS
 
 __all__ = [
     "OPERATIONS",

@@ -39,8 +39,9 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastws import _types, _websocket
+from fastws import _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+from fastws.websocket import _errors, _state
 
 __all__ = ["WEBSOCKET_CLOSE_CODES", "WebSocket", "WebSocketDisconnect", "WebSocketState", "build", "install"]
 
@@ -93,7 +94,7 @@ _STATES = (
     WebSocketState.CONNECTING,
     WebSocketState.CONNECTED,
     WebSocketState.DISCONNECTED,
-    _types.WebSocketState.RESPONSE,
+    _state.WebSocketState.RESPONSE,
 )
 
 
@@ -104,9 +105,9 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     if kind == "send_failed":
         return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Starlette 0.12 lets it through
     if kind == "receive_after_disconnect" or kind == "send_after_close":
-        return RuntimeError(*_types.starlette_error(kind).args)  # Starlette 0.12: a plain RuntimeError
+        return RuntimeError(*_errors.starlette_error(kind).args)  # Starlette 0.12: a plain RuntimeError
     if kind == "bad_event":
-        return _types.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
+        return _errors.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
     return AssertionError()
 
 

@@ -31,11 +31,12 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastws import _connection, _types, _websocket
-from fastws._datastructures import parse_cookie
-from fastws._url import URL as _FastwsURL
-from fastws._url import Address as _FastwsAddress
+from fastws import _connection, _websocket
+from fastws.datastructures._core import parse_cookie
+from fastws.datastructures._url import URL as _FastwsURL
+from fastws.datastructures._url import Address as _FastwsAddress
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+from fastws.websocket import _errors, _state
 
 __all__ = [
     "ImproperlyConfigured",
@@ -104,7 +105,7 @@ _STATES = (
     WebSocketState.CONNECTING,
     WebSocketState.CONNECTED,
     WebSocketState.DISCONNECTED,
-    _types.WebSocketState.RESPONSE,
+    _state.WebSocketState.RESPONSE,
 )
 
 
@@ -131,7 +132,7 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
         )
     if kind == "expected_accept":
         return WebSocketRuntimeError(f'Expected ASGI message "websocket.accept" or "websocket.close", but got {a!r}')
-    return WebSocketRuntimeError(*_types.starlette_error(kind, a, b).args)
+    return WebSocketRuntimeError(*_errors.starlette_error(kind, a, b).args)
 
 
 @cached_build

@@ -36,8 +36,9 @@ from collections.abc import Awaitable, Callable
 from types import MethodType
 from typing import Any
 
-from fastws import _types, _websocket
+from fastws import _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+from fastws.websocket import _errors, _state
 
 __all__ = ["SCOPE_ATTRIBUTES", "ConnectionClosed", "WebSocket", "build", "install"]
 
@@ -72,7 +73,7 @@ else:  # MicroPie is not installed: look-alikes
         return str(parsed)
 
 
-_CONNECTING, _CONNECTED = _types.WebSocketState.CONNECTING, _types.WebSocketState.CONNECTED
+_CONNECTING, _CONNECTED = _state.WebSocketState.CONNECTING, _state.WebSocketState.CONNECTED
 
 
 def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
@@ -85,7 +86,7 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
         return ValueError(f"Unexpected message type: {a}")
     if kind == "send_after_close" or kind == "not_accepted":
         return RuntimeError("WebSocket connection not accepted")
-    return _types.starlette_error(kind, a, b)
+    return _errors.starlette_error(kind, a, b)
 
 
 def _convert(expected: str, message: Any) -> Any:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastws import _types, _websocket
+from fastws import _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+from fastws.websocket import _errors, _state
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketDisconnected", "WebSocketState", "build", "install"]
 
@@ -27,12 +28,12 @@ _starlette_websockets = import_optional("starlette.websockets")
 if _starlette_websockets is not None:
     WebSocketState: Any = _starlette_websockets.WebSocketState
     WebSocketDisconnect: Any = _starlette_websockets.WebSocketDisconnect
-    WebSocketDisconnected: Any = getattr(_starlette_websockets, "WebSocketDisconnected", _types.WebSocketDisconnected)
+    WebSocketDisconnected: Any = getattr(_starlette_websockets, "WebSocketDisconnected", _errors.WebSocketDisconnected)
     _ORIGINAL: Any = _starlette_websockets.WebSocket
 else:  # Starlette is not installed: fastws's look-alikes
-    WebSocketState = _types.WebSocketState
-    WebSocketDisconnect = _types.WebSocketDisconnect
-    WebSocketDisconnected = _types.WebSocketDisconnected
+    WebSocketState = _state.WebSocketState
+    WebSocketDisconnect = _errors.WebSocketDisconnect
+    WebSocketDisconnected = _errors.WebSocketDisconnected
     _ORIGINAL = None
 
 _STATES = tuple(WebSocketState[name] for name in ("CONNECTING", "CONNECTED", "DISCONNECTED", "RESPONSE"))
@@ -40,10 +41,10 @@ _STATES = tuple(WebSocketState[name] for name in ("CONNECTING", "CONNECTED", "DI
 
 def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     # Starlette's messages (the core's default), with Starlette's own exception classes.
-    exc = _types.starlette_error(kind, a, b)
+    exc = _errors.starlette_error(kind, a, b)
     if kind == "disconnect" or kind == "send_failed":
         return WebSocketDisconnect(a, b)
-    if isinstance(exc, _types.WebSocketDisconnected):
+    if isinstance(exc, _errors.WebSocketDisconnected):
         return WebSocketDisconnected(*exc.args)
     return exc
 

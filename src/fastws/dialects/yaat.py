@@ -35,8 +35,10 @@ import json
 import sys
 from typing import Any
 
-from fastws import _types, _websocket
+from fastws import _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+from fastws.protocol.close import CloseCode
+from fastws.websocket import _errors, _state
 
 __all__ = [
     "WebSocket",
@@ -69,24 +71,16 @@ else:  # Yaat is not installed: look-alikes
         CONNECTED = 1
         DISCONNECTED = 2
 
-    class WebSocketCloseEvent:  # type: ignore[no-redef]
-        """Close codes by name (``yaat.constants.WebSocketCloseEvent``; RFC 6455 section 7.4.1)."""
-
-        NORMAL_CLOSURE = 1000
-        GOING_AWAY = 1001
-        PROTOCOL_ERROR = 1002
-        UNSUPPORTED_DATA = 1003
-        NO_STATUS_RECEIVED = 1005
-        ABNORMAL_CLOSURE = 1006
-        INVALID_FRAME_PAYLOAD_DATA = 1007
-        POLICY_VIOLATION = 1008
-        MESSAGE_TOO_BIG = 1009
-        MISSING_EXTENSION = 1010
-        INTERNAL_ERROR = 1011
-        SERVICE_RESTART = 1012
-        TRY_AGAIN_LATER = 1013
-        BAD_GATEWAY = 1014
-        TLS_HANDSHAKE = 1015
+    # Close codes by name (``yaat.constants.WebSocketCloseEvent``, plain int attributes): the names
+    # of fastws.CloseCode's members (its RFC-spelling aliases aside), not a second vocabulary.
+    WebSocketCloseEvent = type(
+        "WebSocketCloseEvent",
+        (),
+        {
+            "__doc__": "Close codes by name (``yaat.constants.WebSocketCloseEvent``; RFC 6455 section 7.4.1).",
+            **{member.name: int(member) for member in CloseCode},
+        },
+    )
 
     class WebSocketException(RuntimeError):  # type: ignore[no-redef]
         """Receive or send on a disconnected WebSocket (``yaat.exceptions.WebSocketException``).
@@ -121,7 +115,7 @@ _STATES = (
     WebSocketStates.CONNECTING,
     WebSocketStates.CONNECTED,
     WebSocketStates.DISCONNECTED,
-    _types.WebSocketState.RESPONSE,
+    _state.WebSocketState.RESPONSE,
 )
 
 
@@ -136,7 +130,7 @@ def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
     if kind == "send_after_close":
         return WebSocketException("Cannot 'send' when disconnected")
     if kind == "bad_event":
-        return _types.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
+        return _errors.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
     return AssertionError()
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Union
+from typing import Any
+
+from fastws.pubsub._message import Backend, BrokerUnavailable, Gap, Message
+from fastws.pubsub.backends import backend_from_url
 
 __all__ = [
     "DEFAULT_MAX_PENDING",
@@ -19,73 +21,8 @@ __all__ = [
     "backend_from_url",
 ]
 
-#: A published message: text or bytes, received as it was published.
-Message = Union[str, bytes]
-
 #: Default bound of one subscription's queue, in messages.
 DEFAULT_MAX_PENDING = 1024
-
-
-class BrokerUnavailable(ConnectionError):
-    """``Hub.publish`` could not hand the message to the broker (e.g. Redis is down); the message
-    was not published. Nothing is queued for a later retry: the caller decides.
-    """
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Yielded by a subscription, in place of the messages it lost, so the app can resync.
-
-    Attributes:
-        channel (str): the channel.
-        reason (str): ``"disconnected"`` (the broker connection was lost: messages published
-            until it was back, resubscribed, are lost; yielded once resubscribed), or
-            ``"overflow"`` (this subscriber read too slowly and its queue was full).
-        missed (int | None): the number of messages lost when known (``overflow``), else ``None``.
-    """
-
-    channel: str
-    reason: str
-    missed: int | None = None
-
-
-class Backend(Protocol):
-    """What the hub needs from a broker. ``start`` gives it two callbacks: ``deliver(channel,
-    message)`` for each message received, ``gap(channels)`` after a reconnect (the channels
-    resubscribed); both are plain functions called on the event loop."""
-
-    async def start(self, deliver: Any, gap: Any) -> None: ...
-    async def subscribe(self, channel: str) -> None: ...
-    async def unsubscribe(self, channel: str) -> None: ...
-    async def publish(self, channel: str, message: Message) -> None: ...
-    async def aclose(self) -> None: ...
-
-
-def backend_from_url(url: str, **options: Any) -> Backend:
-    """Build the backend a broker URL names.
-
-    Args:
-        url (str): ``memory://`` (one process) or ``redis://HOST[:PORT][/DB]`` (also ``rediss://``
-            and ``unix://``, as redis-py reads them).
-        **options: passed to the backend (for Redis: see ``Hub``).
-
-    Returns:
-        Backend: not started yet.
-
-    Raises:
-        ValueError: an unknown scheme. ImportError: ``redis://`` without redis-py installed
-        (``pip install 'fastws[redis]'``).
-    """
-    scheme = url.partition("://")[0].lower()
-    if scheme == "memory":
-        from fastws.pubsub._memory import MemoryBackend
-
-        return MemoryBackend()
-    if scheme in ("redis", "rediss", "unix"):
-        from fastws.pubsub._redis import RedisBackend
-
-        return RedisBackend(url, **options)
-    raise ValueError(f"unknown broker URL {url!r}: expected memory:// or redis://HOST:PORT")
 
 
 class _ChannelGuard:

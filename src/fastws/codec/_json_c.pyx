@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""JSON encode and decode for WebSocket messages: the compiled twin of ``_codec_py.py``.
+"""JSON encode and decode for WebSocket messages: the compiled twin of ``_json_py.py``.
 
 Contract (both twins): the text is exactly what Starlette 1.10 sends,
 ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``, and decoding returns exactly
@@ -8,7 +8,7 @@ give that same result; every other value takes the standard library's path, so N
 integers beyond 64 bits, non-``str`` keys, subclasses of the JSON types and unserialisable objects
 behave exactly as in Starlette (``NaN`` is sent as the token ``NaN``; an unserialisable object
 raises ``TypeError``; a circular structure raises ``ValueError``). orjson is optional:
-``fastws._jsonbackend`` decides once, at import, whether it is there and which floats it formats
+``fastws.codec._backend`` decides once, at import, whether it is there and which floats it formats
 as ``repr`` does; without it (PyPy, ``FASTWS_NO_ORJSON=1``) both twins use ``json`` alone, with the
 same results.
 
@@ -21,7 +21,7 @@ orjson.
 
 import json
 
-from fastws._jsonbackend import (
+from fastws.codec._backend import (
     FLOAT_MAX,
     FLOAT_MIN,
     ORJSON_DECODE_ERROR,
@@ -55,7 +55,7 @@ cdef object _OrjsonEncodeError = ORJSON_ENCODE_ERROR
 cdef int _MAX_DEPTH = 200
 # Below 1e-4 Python's float repr switches to exponent form ("1e-05") where orjson writes
 # "0.00001"; from 1e16 both write exponents, but orjson before 3.11.7 without the "+" ("1e16").
-# fastws._jsonbackend probes the installed orjson and sets the range where it matches repr.
+# fastws.codec._backend probes the installed orjson and sets the range where it matches repr.
 cdef double _FLOAT_MIN = FLOAT_MIN
 cdef double _FLOAT_MAX = FLOAT_MAX
 # Integer literals of this many digits or more may not fit 64 bits: json.loads keeps them exact,

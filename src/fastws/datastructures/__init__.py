@@ -7,7 +7,7 @@ kernels. Their surface is ``starlette.datastructures`` 1.10.0.
 
 from __future__ import annotations
 
-from fastws._datastructures import (
+from fastws.datastructures._core import (
     Headers,
     MutableHeaders,
     QueryParams,
@@ -15,7 +15,7 @@ from fastws._datastructures import (
     parse_query_string,
     url_from_scope,
 )
-from fastws._url import URL, Address, State
+from fastws.datastructures._url import URL, Address, State
 
 __all__ = [
     "URL",

@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Header multidict, query-string and cookie parsing, URL assembly: the compiled twin of
-``_datastructures_py.py``.
+``_core_py.py``.
 
 Behaviour, errors and messages follow ``starlette.datastructures``/``starlette.requests`` 1.10.0.
 The query-string parser works on the raw bytes of the ASGI ``query_string`` and reproduces
@@ -24,8 +24,8 @@ cdef extern from "Python.h":
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
     Py_ssize_t PyUnicode_FindChar(object text, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end, int direction) except -2
 
-from fastws._multidict import MutableHeadersMixin, multidict_items
-from fastws._url import parse_host_header
+from fastws.datastructures._multidict import MutableHeadersMixin, multidict_items
+from fastws.datastructures._host import parse_host_header
 
 __all__ = [
     "Headers",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastws.pubsub._hub import Message
+from fastws.pubsub._message import Message
 
 __all__ = ["MemoryBackend"]
 

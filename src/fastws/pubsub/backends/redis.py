@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from fastws.pubsub._hub import BrokerUnavailable, Message
+from fastws.pubsub._message import BrokerUnavailable, Message
 from fastws.pubsub._wire import pack, unpack
 
 __all__ = ["RedisBackend"]

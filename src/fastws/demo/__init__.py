@@ -37,11 +37,13 @@ import html
 import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import fastws
-from fastws._codec import encode_json_text
+from fastws.codec._json import encode_json_text
 from fastws.fanout import attached, broadcast
+from fastws.protocol.http import PlainTextResponse
 from fastws.pubsub import BrokerUnavailable, Gap, Hub
 from fastws.websockets import WebSocket, WebSocketDisconnect
 
@@ -65,145 +67,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fastws demo</title>
-<style>
-  body { font: 15px/1.4 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
-  form, .row { display: flex; gap: .5rem; margin: .5rem 0; }
-  input[type=text] { flex: 1; padding: .3rem; }
-  #log, #chatlog { border: 1px solid #ccc; padding: .5rem; height: 14rem; overflow-y: auto;
-         font-family: ui-monospace, monospace; white-space: pre-wrap; }
-  .out { color: #05a; } .in { color: #070; } .sys { color: #888; }
-</style>
-</head>
-<body>
-<h1>fastws demo: echo and chat rooms</h1>
-<p>fastws __VERSION__ &middot; WebSocket implementation: <b id="impl">__IMPL__</b> &middot;
-status: <b id="status">connecting</b></p>
-<form id="form">
-  <input type="text" id="text" placeholder="type a message and press Enter" autocomplete="off" autofocus>
-  <button type="submit">Send text</button>
-</form>
-<div class="row">
-  <button type="button" id="json">Send JSON</button>
-  <button type="button" id="binary">Send binary</button>
-  <button type="button" id="reconnect">Reconnect</button>
-</div>
-<div id="log"></div>
-<h2>Chat</h2>
-<form id="chatjoin">
-  <input type="text" id="room" value="lobby" placeholder="room" autocomplete="off">
-  <button type="submit">Join room</button>
-  <span>room: <b id="chatstatus">not joined</b></span>
-</form>
-<form id="chatform">
-  <input type="text" id="chattext" placeholder="say something to the room" autocomplete="off">
-  <button type="submit">Send to room</button>
-</form>
-<div id="chatlog" class="log"></div>
-<script>
-"use strict";
-const log = document.getElementById("log");
-const statusEl = document.getElementById("status");
-const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
-let ws = null;
-
-function show(kind, text) {
-  const line = document.createElement("div");
-  line.className = kind;
-  line.textContent = text;
-  log.appendChild(line);
-  log.scrollTop = log.scrollHeight;
-}
-
-function hex(buffer) {
-  return Array.from(new Uint8Array(buffer), b => b.toString(16).padStart(2, "0")).join(" ");
-}
-
-function connect() {
-  if (ws) { ws.close(1000, "reconnect"); }
-  ws = new WebSocket(url);
-  ws.binaryType = "arraybuffer";
-  statusEl.textContent = "connecting";
-  ws.onopen = () => { statusEl.textContent = "open"; show("sys", "connected to " + url); };
-  ws.onclose = (e) => {
-    statusEl.textContent = "closed";
-    show("sys", "closed: code " + e.code + (e.reason ? ", reason " + JSON.stringify(e.reason) : ""));
-  };
-  ws.onerror = () => show("sys", "WebSocket error");
-  ws.onmessage = (e) => {
-    if (typeof e.data === "string") {
-      show("in", "< text " + JSON.stringify(e.data));
-    } else {
-      show("in", "< binary [" + e.data.byteLength + " bytes] " + hex(e.data));
-    }
-  };
-}
-
-function send(data, label) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) { show("sys", "not connected"); return; }
-  ws.send(data);
-  show("out", "> " + label);
-}
-
-document.getElementById("form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const input = document.getElementById("text");
-  send(input.value, "text " + JSON.stringify(input.value));
-  input.value = "";
-});
-document.getElementById("json").addEventListener("click", () => {
-  const text = JSON.stringify({hello: "world", n: 42, ok: true, list: [1, 2.5, null], "\u00e9": "\u2713"});
-  send(text, "JSON (as text) " + text);
-});
-document.getElementById("binary").addEventListener("click", () => {
-  const data = new Uint8Array([0, 1, 2, 127, 128, 254, 255]);
-  send(data, "binary [" + data.length + " bytes] " + hex(data.buffer));
-});
-document.getElementById("reconnect").addEventListener("click", connect);
-connect();
-
-const chatlog = document.getElementById("chatlog");
-const chatStatus = document.getElementById("chatstatus");
-let chat = null;
-function chatShow(kind, text) {
-  const line = document.createElement("div");
-  line.className = kind;
-  line.textContent = text;
-  chatlog.appendChild(line);
-  chatlog.scrollTop = chatlog.scrollHeight;
-}
-document.getElementById("chatjoin").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const room = document.getElementById("room").value.trim();
-  if (chat) { chat.close(1000, "leaving"); }
-  const base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
-  chat = new WebSocket(base + "/chat/" + encodeURIComponent(room));
-  chatStatus.textContent = "joining " + room;
-  chat.onclose = (ev) => { chatStatus.textContent = "left"; chatShow("sys", "left: code " + ev.code); };
-  chat.onmessage = (ev) => {
-    const m = JSON.parse(ev.data);
-    if (m.type === "joined") { chatStatus.textContent = m.room + " (server pid " + m.pid + ")"; }
-    else if (m.type === "message") { chatShow("in", m.text); }
-    else if (m.type === "gap") { chatShow("sys", "(connection to the broker was lost: messages may be missing)"); }
-    else { chatShow("sys", ev.data); }
-  };
-});
-document.getElementById("chatform").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const input = document.getElementById("chattext");
-  if (!chat || chat.readyState !== WebSocket.OPEN) { chatShow("sys", "join a room first"); return; }
-  chat.send(input.value);
-  input.value = "";
-});
-</script>
-</body>
-</html>
-"""
+#: The page served on ``/``: the package data file ``index.html`` beside this module (``__VERSION__``
+#: and ``__IMPL__`` are filled in by ``_render_page``).
+_PAGE = Path(__file__).with_name("index.html").read_text(encoding="utf-8")
 
 
 def _render_page(implementation: str) -> bytes:
@@ -216,37 +82,6 @@ def _implementation_of(websocket_class: type) -> str:
     # "cython" for a class from a compiled `_c` module, "python" for the pure-Python twin (or any
     # other class).
     return "cython" if websocket_class.__module__.endswith("_c") else "python"
-
-
-class _PlainTextResponse:
-    """A minimal ASGI response: ``status`` with a UTF-8 plain-text ``body``.
-
-    It answers an ``http`` scope with ``http.response.start``/``http.response.body``, and a
-    ``websocket`` scope with the ``websocket.http.response.*`` events of the ASGI "WebSocket Denial
-    Response" extension, as ``starlette.responses.Response`` does, so it can be passed to
-    ``WebSocket.send_denial_response``.
-    """
-
-    def __init__(
-        self,
-        body: str | bytes,
-        status: int = 200,
-        content_type: str = "text/plain; charset=utf-8",
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        self.body = body.encode("utf-8") if isinstance(body, str) else body
-        self.status = status
-        self.headers = [
-            (b"content-type", content_type.encode("latin-1")),
-            (b"content-length", str(len(self.body)).encode("latin-1")),
-            *(headers or []),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        prefix = "websocket." if scope["type"] == "websocket" else ""
-        await send({"type": prefix + "http.response.start", "status": self.status, "headers": self.headers})
-        body = b"" if scope.get("method") == "HEAD" else self.body
-        await send({"type": prefix + "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send, chat: _Chat) -> None:
@@ -406,9 +241,9 @@ def make_app(websocket_class: type | None = None, broker: str | None = None) -> 
     WebSocket Denial Response extension); the WebSocket API is Starlette 1.10's.
     """
     cls: type = WebSocket if websocket_class is None else websocket_class
-    page = _PlainTextResponse(_render_page(_implementation_of(cls)), content_type="text/html; charset=utf-8")
-    not_found = _PlainTextResponse("Not Found", status=404)
-    not_allowed = _PlainTextResponse("Method Not Allowed", status=405, headers=[(b"allow", b"GET, HEAD")])
+    page = PlainTextResponse(_render_page(_implementation_of(cls)), content_type="text/html; charset=utf-8")
+    not_found = PlainTextResponse("Not Found", status=404)
+    not_allowed = PlainTextResponse("Method Not Allowed", status=405, headers=[(b"allow", b"GET, HEAD")])
     chat = _Chat(broker)
 
     async def demo_app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 #: A reason matches by prefix.
 ALLOWED_SKIPS: dict[str, str] = {
     # Bocadillo pins Starlette 0.12, which conflicts with the main environment: .ci/bocadillo runs
-    # tests/test_dialect_bocadillo.py in a virtual environment of its own.
+    # tests/dialects/test_dialect_bocadillo.py in a virtual environment of its own.
     "could not import 'bocadillo'": ".ci/bocadillo",
     # The browser tests need Chromium, which .ci/reliability installs and runs them with.
     "no Chromium installed": ".ci/reliability",
@@ -47,7 +47,7 @@ ALLOWED_SKIPS: dict[str, str] = {
     # matplotlib is in the bench extra, not the test extra: .ci/no-orjson installs both and runs
     # tests/test_bench.py's plot test.
     "could not import 'matplotlib'": ".ci/no-orjson",
-    # The old-orjson stand-in of tests/test_codec.py needs orjson; every leg but .ci/no-orjson has it.
+    # The old-orjson stand-in of tests/codec/test_codec.py needs orjson; every leg but .ci/no-orjson has it.
     "could not import 'orjson'": ".ci/run, .ci/lowest (orjson 3.9.15) and the installed-wheel legs",
     # tests/test_threads.py's GIL check needs a free-threaded interpreter: the 3.14t job of
     # .github/workflows/ci.yml (no free-threaded Python is installable on the CI machine).

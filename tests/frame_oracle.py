@@ -11,7 +11,7 @@ per-message size limit. The result has the shape of ``FrameParser.feed``: the ev
 RFC 6455 sets no order (every one fails the connection); the oracle then checks in fastws's order:
 the header before the size, the close code before the reason.
 
-Used by tests/test_frame_oracle.py and fuzz/differential.py (target ``frame_oracle``).
+Used by tests/protocol/test_frame_oracle.py and fuzz/differential.py (target ``frame_oracle``).
 """
 
 from __future__ import annotations

@@ -9,13 +9,13 @@ import sys
 import pytest
 
 PROBE = (
-    "import fastws, fastws.codec._json, fastws.datastructures._core, fastws._frame, fastws._fanout; "
+    "import fastws, fastws.codec._json, fastws.datastructures._core, fastws._frame, fastws.fanout._step; "
     "print(fastws.IMPLEMENTATION); "
     "print(fastws.WebSocket.__module__); "
     "print(fastws.Headers.__module__); "
     "print(fastws.codec._json.encode_json_text.__module__); "
     "print(fastws._frame.FrameParser.__module__); "
-    "print(fastws._fanout.start_each.__module__)"
+    "print(fastws.fanout._step.start_each.__module__)"
 )
 
 
@@ -36,7 +36,7 @@ def test_compiled_implementation_by_default(pytestconfig: pytest.Config) -> None
         pytest.skip("run without the compiled extensions (--no-c-extensions)")
     assert probe(None) == [
         "cython", "fastws._websocket_c", "fastws.datastructures._core_c", "fastws.codec._json_c", "fastws._frame_c",
-        "fastws._fanout_c",
+        "fastws.fanout._step_c",
     ]
 
 
@@ -51,5 +51,5 @@ def test_empty_or_zero_does_not_disable_the_extensions(pytestconfig: pytest.Conf
 def test_no_extensions_env_var_selects_the_python_twins(value: str) -> None:
     assert probe(value) == [
         "python", "fastws._websocket_py", "fastws.datastructures._core_py", "fastws.codec._json_py", "fastws._frame_py",
-        "fastws._fanout_py",
+        "fastws.fanout._step_py",
     ]

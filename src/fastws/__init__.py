@@ -12,7 +12,7 @@ the text sent and the values and errors received are the same either way.
 
 from __future__ import annotations
 
-from fastws import _fanout, _frame, _websocket
+from fastws import _frame, _websocket
 from fastws.app import App
 from fastws.codec import _json
 from fastws.codec._backend import JSON_BACKEND
@@ -20,6 +20,7 @@ from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE
 from fastws.datastructures import URL, Address, Headers, MutableHeaders, QueryParams, State
 from fastws.datastructures import _core as _datastructures_core
 from fastws.fanout import BroadcastResult, broadcast
+from fastws.fanout import _step as _fanout_step
 from fastws.origin import OriginMiddleware, check_origin
 from fastws.websockets import (
     CloseCode,
@@ -68,7 +69,7 @@ IMPLEMENTATION: str = (
             _datastructures_core.Headers.__module__,
             _json.encode_json_text.__module__,
             _frame.FrameParser.__module__,
-            _fanout.start_each.__module__,
+            _fanout_step.start_each.__module__,
         )
     )
     else "python"

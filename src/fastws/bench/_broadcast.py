@@ -5,9 +5,9 @@ each sent to ``connections`` (default 1,000) accepted connections whose server `
 at once (so only the fan-out and the WebSocket layer are measured, not sockets). Variants:
 
 - ``fastws-c``: ``fastws.broadcast`` (``fastws.fanout.broadcast``) over the compiled ``WebSocket`` and
-  the compiled per-connection step ``fastws._fanout_c`` (encode once, per-connection bounded
+  the compiled per-connection step ``fastws.fanout._step_c`` (encode once, per-connection bounded
   queues, a sender task only for a send that suspends);
-- ``fastws-py``: the same over the pure-Python twins (``fastws._websocket_py``, ``fastws._fanout_py``);
+- ``fastws-py``: the same over the pure-Python twins (``fastws._websocket_py``, ``fastws.fanout._step_py``);
 - ``starlette-loop``: the plain loop an app writes with Starlette:
   ``for ws in sockets: await ws.send_text(text)`` (``send_json(value)`` for JSON, which encodes
   per connection).
@@ -40,8 +40,8 @@ __all__ = ["BROADCAST_VARIANTS", "format_broadcast", "run_broadcast"]
 #: Variants in table order: (name, WebSocket module, fan-out style: "loop", or "broadcast:" and
 #: the module of the broadcast step).
 BROADCAST_VARIANTS: tuple[tuple[str, str, str], ...] = (
-    ("fastws-c", "fastws._websocket_c", "broadcast:fastws._fanout_c"),
-    ("fastws-py", "fastws._websocket_py", "broadcast:fastws._fanout_py"),
+    ("fastws-c", "fastws._websocket_c", "broadcast:fastws.fanout._step_c"),
+    ("fastws-py", "fastws._websocket_py", "broadcast:fastws.fanout._step_py"),
     ("starlette-loop", "starlette.websockets", "loop"),
 )
 _PAYLOADS: tuple[tuple[str, str, Any], ...] = (
@@ -79,11 +79,11 @@ async def _connections(cls: Any, n: int, counter: _Counter) -> list[Any]:
 
 def _fan_out(style: str, payload: Any) -> Callable[[list[Any]], Any]:
     if style.startswith("broadcast"):
-        from fastws import fanout
+        from fastws.fanout import _broadcast as fanout
 
         # The step of this variant's implementation (the variants share one process, and
         # fastws.fanout uses the compiled step whenever it is built).
-        step = importlib.import_module(style.partition(":")[2] or "fastws._fanout")
+        step = importlib.import_module(style.partition(":")[2] or "fastws.fanout._step")
         outbox = fanout._twin_outbox(step.OutboxCore)
         step_pass, start_each = step.Pass, step.start_each
         broadcast = fanout.broadcast
@@ -236,7 +236,7 @@ def run_broadcast(
     Raises:
         RuntimeError: a variant did not deliver every message.
     """
-    from fastws import fanout
+    from fastws.fanout import _broadcast as fanout
 
     saved = fanout.Outbox, fanout.Pass, fanout.start_each  # the variants switch them; put them back after
     try:

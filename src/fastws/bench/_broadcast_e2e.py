@@ -19,7 +19,6 @@ child is bounded in time and stopped in a ``finally``.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -28,8 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fastws.bench import _process
 from fastws.bench._broadcast_e2e_server import ROWS
-from fastws.bench._e2e import _cpu_plan, _pin, _Server, _sigterm_as_interrupt
+from fastws.bench._e2e import _Server
 from fastws.bench._e2e_client import resolve_client
 
 __all__ = ["PAYLOADS", "ROWS", "format_broadcast_e2e", "run_broadcast_e2e"]
@@ -56,7 +56,7 @@ class _BroadcastServer(_Server):
             env=env,
             start_new_session=True,
         )
-        _pin(self.process.pid, cpus)
+        _process.pin(self.process.pid, cpus)
         self.port = 0
         self.implementation = ""
 
@@ -77,23 +77,9 @@ def _run_client(server: _BroadcastServer, options: dict[str, Any]) -> dict[str, 
         "--latency-rate", str(options["latency_rate"]),
         "--server-pid", str(server.process.pid),
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    _pin(process.pid, options["client_cpus"])
-    try:
-        out, err = process.communicate(timeout=options["timeout"] * 2 * len(PAYLOADS) + 60.0)
-    except BaseException:
-        process.kill()
-        process.communicate()
-        raise
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"the broadcast client against {server.name} failed (exit status {process.returncode}): "
-            f"{err.decode(errors='replace').strip()[-2000:]}"
-        )
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
+    timeout = options["timeout"] * 2 * len(PAYLOADS) + 60.0
+    what = f"the broadcast client against {server.name}"
+    return _process.run_json_client(command, options["client_cpus"], timeout, what)
 
 
 def run_broadcast_e2e(
@@ -141,7 +127,7 @@ def run_broadcast_e2e(
     if unknown or not rows:
         raise ValueError(f"unknown broadcast rows {unknown or rows!r}: choose from {', '.join(ROWS)}")
     resolve_client("picows")  # the client process needs it: say so before starting any server
-    server_cpus, client_cpus = _cpu_plan(pin)
+    server_cpus, client_cpus = _process.cpu_plan(pin)
     options = {
         "client_cpus": client_cpus,
         "connections": connections,
@@ -156,7 +142,7 @@ def run_broadcast_e2e(
     samples: dict[str, list[dict[str, Any]]] = {row: [] for row in rows}
     total = rounds * len(rows)
     done = 0
-    with _sigterm_as_interrupt():
+    with _process.sigterm_as_interrupt():
         for r in range(rounds):
             shift = r % len(rows)
             for row in rows[shift:] + rows[:shift]:

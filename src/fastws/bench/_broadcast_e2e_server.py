@@ -98,8 +98,8 @@ def make_app(row: str) -> tuple[Any, str]:
 
     else:
         import fastws
-        import fastws.fanout as fanout
         from fastws import WebSocket  # type: ignore[assignment]
+        from fastws.fanout import _broadcast as fanout
 
         implementation = fastws.IMPLEMENTATION
         fanout._FRAMES = row == "fastws-frames"
@@ -144,33 +144,15 @@ def make_app(row: str) -> tuple[Any, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve ``ROW`` until stdin closes or the time runs out; 0 on a clean stop."""
-    import uvicorn
 
-    from fastws.bench._e2e_server import run_until_parent_exits
+    from fastws.bench._process import serve_uvicorn
 
     args = sys.argv[1:] if argv is None else argv
     row = args[0]
     app, implementation = make_app(row)
     max_seconds = float(args[1]) if len(args) > 1 else 600.0
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            port = self.servers[0].sockets[0].getsockname()[1]
-            print(f"READY {port} {implementation}", flush=True)
-
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        loop="uvloop",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        ws=ROWS[row],
-        backlog=4096,
-    )
-    return run_until_parent_exits(Server(config), max_seconds)
+    return serve_uvicorn(app, implementation, max_seconds, ws=ROWS[row], backlog=4096)
 
 
 if __name__ == "__main__":

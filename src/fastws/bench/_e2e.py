@@ -19,18 +19,16 @@ included).
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
-import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
+from fastws.bench import _process
 from fastws.bench._e2e_client import resolve_client
 
 __all__ = ["APPS", "MODES", "run_e2e"]
@@ -71,26 +69,6 @@ def default_apps() -> tuple[str, ...]:
 Progress = Callable[[str], None]
 
 
-def _cpu_plan(pin: bool) -> tuple[set[int] | None, set[int] | None]:
-    # (server CPUs, client CPUs). On loopback the kernel likes to wake the peer on the waker's
-    # CPU, so an unpinned client and server often share one core and each idles half the time
-    # (bimodal results); with two or more CPUs, servers get the first and the client the second.
-    if not pin or not hasattr(os, "sched_getaffinity"):
-        return None, None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return None, None
-    return {cpus[0]}, {cpus[1]}
-
-
-def _pin(pid: int, cpus: set[int] | None) -> None:
-    if cpus is not None:
-        try:
-            os.sched_setaffinity(pid, cpus)
-        except OSError:  # the process already exited, or the platform refuses: run unpinned
-            pass
-
-
 class _Server:
     def __init__(self, name: str, max_seconds: float, cpus: set[int] | None = None) -> None:
         app, extra_env = APPS[name]
@@ -103,7 +81,7 @@ class _Server:
             env=env,
             start_new_session=True,  # Ctrl-C reaches only the parent, which stops the servers in order
         )
-        _pin(self.process.pid, cpus)
+        _process.pin(self.process.pid, cpus)
         self.port = 0
         self.implementation = ""
 
@@ -128,42 +106,7 @@ class _Server:
             )
 
     def stop(self) -> None:
-        process = self.process
-        if process.poll() is None:
-            try:
-                assert process.stdin is not None
-                process.stdin.close()  # the server's stdin watcher stops it gracefully
-            except OSError:
-                pass
-            try:
-                process.wait(3)
-            except subprocess.TimeoutExpired:
-                process.terminate()
-                try:
-                    process.wait(3)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    # SIGTERM raises KeyboardInterrupt here too, so the finally that stops the children runs.
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        _process.stop_child(self.process, grace=3.0)
 
 
 def _run_client(server: _Server, client: str, window: int, options: dict[str, Any]) -> dict[str, Any]:
@@ -182,23 +125,7 @@ def _run_client(server: _Server, client: str, window: int, options: dict[str, An
         "--server-pid", str(server.process.pid),
     ]  # fmt: skip
     timeout = options["duration"] + options["warmup"] + 20.0
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    _pin(process.pid, options["client_cpus"])
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except BaseException:
-        process.kill()
-        process.communicate()
-        raise
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"the load client against {server.name} failed (exit status {process.returncode}): "
-            f"{err.decode(errors='replace').strip()[-2000:]}"
-        )
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
+    return _process.run_json_client(command, options["client_cpus"], timeout, f"the load client against {server.name}")
 
 
 def run_e2e(
@@ -230,7 +157,7 @@ def run_e2e(
     from uvicorn.config import WS_PROTOCOLS
 
     client = resolve_client(client)
-    server_cpus, client_cpus = _cpu_plan(pin)
+    server_cpus, client_cpus = _process.cpu_plan(pin)
     options = {
         "client_cpus": client_cpus,
         "duration": duration,
@@ -245,7 +172,7 @@ def run_e2e(
     started = time.perf_counter()
     servers: list[_Server] = []
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {m[0]: {a: [] for a in apps} for m in MODES}
-    with _sigterm_as_interrupt():
+    with _process.sigterm_as_interrupt():
         try:
             for name in apps:
                 servers.append(_Server(name, max_seconds, server_cpus))

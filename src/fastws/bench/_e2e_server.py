@@ -19,8 +19,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
+
+from fastws.bench._process import serve_uvicorn, watch_stdin
 
 __all__ = ["main", "make_app", "serve_picows"]
 
@@ -69,35 +70,6 @@ def make_app(name: str) -> tuple[Any, str]:
     return app, (implementation if name == "fastws" else "starlette")
 
 
-def _watch_stdin(stop: Callable[[], None]) -> None:
-    # The parent holds the other end of stdin: end of file means it is gone. os.read, not
-    # sys.stdin: a daemon thread blocked in a buffered read breaks interpreter shutdown.
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass
-    stop()
-
-
-def run_until_parent_exits(
-    server: Any, max_seconds: float, watch: Callable[[Callable[[], None]], None] = _watch_stdin
-) -> int:
-    """Run a ``uvicorn.Server`` until ``watch`` calls its stop function (by default: end of file on
-    stdin, the parent is gone) or ``max_seconds`` (seconds) pass, so a benchmark server never
-    outlives its runner. ``watch`` runs in a daemon thread. Returns 0 (a clean stop)."""
-
-    def stop() -> None:
-        server.should_exit = True
-
-    threading.Thread(target=watch, args=(stop,), daemon=True).start()
-    timer = threading.Timer(max_seconds, stop)
-    timer.daemon = True
-    timer.start()
-    server.run()
-    return 0
-
-
 def serve_picows(max_seconds: float) -> int:
     """picows' own echo server (no ASGI) until stdin closes or ``max_seconds`` pass; 0 on a clean stop.
 
@@ -138,7 +110,7 @@ def serve_picows(max_seconds: float) -> int:
         server = await ws_create_server(lambda request: Echo(), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         print(f"READY {port} picows", flush=True)
-        threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
         loop.call_later(max_seconds, finish)
         try:
             await stopped
@@ -155,28 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     max_seconds = float(args[1]) if len(args) > 1 else 600.0
     if args[0] == "picows":
         return serve_picows(max_seconds)
-    import uvicorn
-
     app, implementation = make_app(args[0])
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            port = self.servers[0].sockets[0].getsockname()[1]
-            print(f"READY {port} {implementation}", flush=True)
-
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        loop="uvloop",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        # uvicorn's own protocol unless the runner asks for another (fastws-proto: fastws.server's).
-        ws=os.environ.get("FASTWS_BENCH_WS", "auto"),
-    )
-    return run_until_parent_exits(Server(config), max_seconds)
+    # uvicorn's own protocol unless the runner asks for another (fastws-proto: fastws.server's).
+    return serve_uvicorn(app, implementation, max_seconds, ws=os.environ.get("FASTWS_BENCH_WS", "auto"))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fastws.bench import _process
+
 __all__ = ["DEFAULT_WS", "run_idle", "format_idle", "TARGETS"]
 
 #: The rows of the default run: uvicorn's default WebSocket protocol and fastws's.
@@ -87,21 +89,7 @@ class _Child:
         return dict(json.loads(self.readline(timeout)))
 
     def stop(self) -> None:
-        process = self.process
-        if process.poll() is None:
-            try:
-                assert process.stdin is not None
-                process.stdin.close()
-            except OSError:
-                pass
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
+        _process.stop_child(self.process, grace=10.0, terminate=False)
 
 
 def _ask_all(children: list[_Child], commands: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:

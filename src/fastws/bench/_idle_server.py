@@ -67,9 +67,9 @@ def _commands(stop: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until stdin closes or the time runs out; 0 on a clean stop."""
-    import uvicorn
 
-    from fastws.bench._e2e_server import make_app, run_until_parent_exits
+    from fastws.bench._e2e_server import make_app
+    from fastws.bench._process import serve_uvicorn
 
     parser = argparse.ArgumentParser(prog="python -m fastws.bench._idle_server")
     parser.add_argument("--ws", default="auto")
@@ -81,29 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     app, implementation = make_app("fastws")
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            port = self.servers[0].sockets[0].getsockname()[1]
-            print(f"READY {port} {implementation} {hard}", flush=True)
-
     http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
-    config = uvicorn.Config(
+    return serve_uvicorn(
         app,
-        host="127.0.0.1",
-        port=0,
-        loop="uvloop",
+        f"{implementation} {hard}",
+        args.max_seconds,
+        watch=_commands,
         http=http,
         ws=WS_ALIASES.get(args.ws, args.ws),
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
         backlog=4096,
         ws_ping_interval=args.ping_interval,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
     )
-    return run_until_parent_exits(Server(config), args.max_seconds, watch=_commands)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Both twins of the frame codec against an independent oracle, the ``websockets`` library's
 frame parser (tests/frame_oracle.py): the same events and the same close code on arbitrary
 client byte streams, split anywhere. A bug the twins share shows up here, not in the twin
-comparison of tests/test_frame.py."""
+comparison of tests/protocol/test_frame.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Compiled per-connection step of ``fastws.broadcast`` (twin: ``fastws._fanout_py``).
+"""Compiled per-connection step of ``fastws.broadcast`` (twin: ``fastws.fanout._step_py``).
 
 ``start_each(run, key, outbox_type, outbox_of)`` starts the send of one message on every idle
 connection of a broadcast (or, for a connection served by ``fastws.server``, hands its protocol the

@@ -1,4 +1,4 @@
-"""Pure-Python twin of ``fastws._fanout_c``: the per-connection step of ``fastws.broadcast``.
+"""Pure-Python twin of ``fastws.fanout._step_c``: the per-connection step of ``fastws.broadcast``.
 
 ``start_each(run, key, outbox_type, outbox_of)`` starts the send of one message on every idle
 connection of a broadcast (or, for a connection served by ``fastws.server``, hands its protocol the

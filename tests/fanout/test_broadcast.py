@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from conftest import make_scope
 
-from fastws import fanout
 from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 from fastws.fanout import BroadcastResult, Outbox, Policy, attached, broadcast, encode, outbox_of
+from fastws.fanout import _broadcast as fanout
 
 #: Upper bound for any one scenario (seconds).
 TIMEOUT = 10.0
@@ -66,9 +66,9 @@ class Peer:
 @pytest.fixture(autouse=True)
 def fanout_step(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A test on one implementation uses that implementation's broadcast step and outbox fields
-    too (``fastws._fanout_c`` or its twin ``fastws._fanout_py``), not only its WebSocket."""
+    too (``fastws.fanout._step_c`` or its twin ``fastws.fanout._step_py``), not only its WebSocket."""
     if "impl" in request.fixturenames:
-        step = importlib.import_module(f"fastws._fanout_{request.getfixturevalue('impl').name}")
+        step = importlib.import_module(f"fastws.fanout._step_{request.getfixturevalue('impl').name}")
         monkeypatch.setattr(fanout, "Outbox", fanout._twin_outbox(step.OutboxCore))
         monkeypatch.setattr(fanout, "Pass", step.Pass)
         monkeypatch.setattr(fanout, "start_each", step.start_each)
@@ -102,7 +102,7 @@ def test_each_implementation_runs_its_own_step(impl: Any) -> None:
     async def scenario() -> None:
         ws, _ = await connect(impl)
         await broadcast([ws], "x")
-        step = importlib.import_module(f"fastws._fanout_{impl.name}")
+        step = importlib.import_module(f"fastws.fanout._step_{impl.name}")
         assert isinstance(outbox_of(ws), step.OutboxCore) and fanout.start_each is step.start_each
 
     run(scenario)

@@ -98,16 +98,16 @@ _STATES = (
 )
 
 
-def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+def _error(kind: str, detail: Any = None, reason: Any = None) -> BaseException:
     # Starlette 0.12's classes and messages, which Bocadillo raises through.
     if kind == "disconnect":
-        return WebSocketDisconnect(a)
+        return WebSocketDisconnect(detail)
     if kind == "send_failed":
-        return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Starlette 0.12 lets it through
+        return sys.exc_info()[1] or WebSocketDisconnect(detail)  # the OSError, as Starlette 0.12 lets it through
     if kind == "receive_after_disconnect" or kind == "send_after_close":
         return RuntimeError(*_errors.starlette_error(kind).args)  # Starlette 0.12: a plain RuntimeError
     if kind == "bad_event":
-        return _errors.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
+        return _errors.starlette_error(kind, detail, reason)  # a malformed server event: fastws's RuntimeError
     return AssertionError()
 
 

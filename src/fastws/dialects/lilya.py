@@ -118,21 +118,23 @@ def _event(message_type: Any) -> Any:
     return message_type
 
 
-def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+def _error(kind: str, detail: Any = None, reason: Any = None) -> BaseException:
     # Lilya's classes and messages (lilya/websockets.py 0.29.0).
     if kind == "expected_accept" or kind == "expected_send":
-        a = _event(a)
+        detail = _event(detail)
     if kind == "disconnect":
-        return WebSocketDisconnect(a, b)
+        return WebSocketDisconnect(detail, reason)
     if kind == "send_failed":
-        return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Lilya lets it through
+        return sys.exc_info()[1] or WebSocketDisconnect(detail)  # the OSError, as Lilya lets it through
     if kind == "expected_receive":
         return WebSocketRuntimeError(
-            f'Expected ASGI message websocket.receive or "websocket.disconnect", but got {a!r}'
+            f'Expected ASGI message websocket.receive or "websocket.disconnect", but got {detail!r}'
         )
     if kind == "expected_accept":
-        return WebSocketRuntimeError(f'Expected ASGI message "websocket.accept" or "websocket.close", but got {a!r}')
-    return WebSocketRuntimeError(*_errors.starlette_error(kind, a, b).args)
+        return WebSocketRuntimeError(
+            f'Expected ASGI message "websocket.accept" or "websocket.close", but got {detail!r}'
+        )
+    return WebSocketRuntimeError(*_errors.starlette_error(kind, detail, reason).args)
 
 
 @cached_build

@@ -76,17 +76,17 @@ else:  # MicroPie is not installed: look-alikes
 _CONNECTING, _CONNECTED = _state.WebSocketState.CONNECTING, _state.WebSocketState.CONNECTED
 
 
-def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+def _error(kind: str, detail: Any = None, reason: Any = None) -> BaseException:
     # MicroPie's exceptions (micropie.py 0.32) for what the core detects once accepted.
     if kind == "disconnect" or kind == "receive_after_disconnect":
         return ConnectionClosed()
     if kind == "send_failed":
         return sys.exc_info()[1] or ConnectionClosed()  # the OSError, as MicroPie lets it through
     if kind == "expected_receive" or kind == "expected_connect":
-        return ValueError(f"Unexpected message type: {a}")
+        return ValueError(f"Unexpected message type: {detail}")
     if kind == "send_after_close" or kind == "not_accepted":
         return RuntimeError("WebSocket connection not accepted")
-    return _errors.starlette_error(kind, a, b)
+    return _errors.starlette_error(kind, detail, reason)
 
 
 def _convert(expected: str, message: Any) -> Any:

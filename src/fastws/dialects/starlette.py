@@ -39,11 +39,11 @@ else:  # Starlette is not installed: fastws's look-alikes
 _STATES = tuple(WebSocketState[name] for name in ("CONNECTING", "CONNECTED", "DISCONNECTED", "RESPONSE"))
 
 
-def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+def _error(kind: str, detail: Any = None, reason: Any = None) -> BaseException:
     # Starlette's messages (the core's default), with Starlette's own exception classes.
-    exc = _errors.starlette_error(kind, a, b)
+    exc = _errors.starlette_error(kind, detail, reason)
     if kind == "disconnect" or kind == "send_failed":
-        return WebSocketDisconnect(a, b)
+        return WebSocketDisconnect(detail, reason)
     if isinstance(exc, _errors.WebSocketDisconnected):
         return WebSocketDisconnected(*exc.args)
     return exc

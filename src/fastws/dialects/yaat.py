@@ -119,18 +119,18 @@ _STATES = (
 )
 
 
-def _error(kind: str, a: Any = None, b: Any = None) -> BaseException:
+def _error(kind: str, detail: Any = None, reason: Any = None) -> BaseException:
     # Yaat's classes and messages (yaat/websockets.py 0.1.10): its checks are `assert`s.
     if kind == "disconnect":
-        return WebSocketDisconnect(a)
+        return WebSocketDisconnect(detail)
     if kind == "send_failed":
-        return sys.exc_info()[1] or WebSocketDisconnect(a)  # the OSError, as Yaat lets it through
+        return sys.exc_info()[1] or WebSocketDisconnect(detail)  # the OSError, as Yaat lets it through
     if kind == "receive_after_disconnect":
         return WebSocketException("Cannot 'receive' when disconnected")
     if kind == "send_after_close":
         return WebSocketException("Cannot 'send' when disconnected")
     if kind == "bad_event":
-        return _errors.starlette_error(kind, a, b)  # a malformed server event: fastws's RuntimeError
+        return _errors.starlette_error(kind, detail, reason)  # a malformed server event: fastws's RuntimeError
     return AssertionError()
 
 

@@ -83,12 +83,12 @@ _SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
 _BAD_MODE = 'The "mode" argument should be "text" or "binary".'
 
 
-def starlette_error(kind: str, a: object = None, b: object = None) -> BaseException:
+def starlette_error(kind: str, detail: object = None, reason: object = None) -> BaseException:
     """The exception a WebSocket raises for one kind of failure, as Starlette 1.10 raises it.
 
     Both twins of the WebSocket class build every exception they raise through
-    ``type(self)._fastws_error(kind, a, b)`` (only when raising, never on the per-message path), so
-    a dialect class (``fastws.dialects.*``) sets ``_fastws_error`` to a function of the same shape
+    ``type(self)._fastws_error(kind, detail, reason)`` (only when raising, never on the per-message
+    path), so a dialect class (``fastws.dialects.*``) sets ``_fastws_error`` to a function of the same shape
     that returns its framework's own classes and messages.
 
     Args:
@@ -96,14 +96,15 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
             ``"receive_after_disconnect"``, ``"send_after_close"``, ``"bad_mode"`` (a JSON ``mode``
             other than ``"text"``/``"binary"``), ``"expected_connect"``, ``"expected_receive"``,
             ``"expected_send"``, ``"expected_accept"``, ``"expected_body"`` (the server delivered,
-            or the app sent, an event of type ``a`` that the state does not allow), and
-            ``"disconnect"`` (the client sent ``websocket.disconnect``: ``a`` is the close code, ``b``
-            the reason; also raised with code 1009 when ``receive_json`` closed the connection
+            or the app sent, an event of type ``detail`` that the state does not allow), and
+            ``"disconnect"`` (the client sent ``websocket.disconnect``: ``detail`` is the close code,
+            ``reason`` the reason; also raised with code 1009 when ``receive_json`` closed the connection
             because a message exceeded ``max_json_size``), ``"bad_event"`` (the server delivered a
-            malformed event: ``a`` says what arrived and what was expected), ``"send_failed"`` (the
+            malformed event: ``detail`` says what arrived and what was expected), ``"send_failed"`` (the
             server's ``send`` raised ``OSError`` on an open connection, which is being handled when
-            the factory is called; ``a`` is 1006).
-        a, b: the event type, or the close code and reason.
+            the factory is called; ``detail`` is 1006).
+        detail: the event type (``expected_*``), the close code (``disconnect``, ``send_failed``) or
+            the description (``bad_event``). reason: the close reason (``disconnect``).
 
     Returns:
         BaseException: the exception to raise (``WebSocketDisconnected``, ``RuntimeError`` or
@@ -115,7 +116,7 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
     Source: ``starlette/websockets.py`` (1.10.0), messages included.
     """
     if kind == "disconnect" or kind == "send_failed":
-        return WebSocketDisconnect(a, b)  # type: ignore[arg-type]
+        return WebSocketDisconnect(detail, reason)  # type: ignore[arg-type]
     if kind == "not_accepted":
         return WebSocketDisconnected(_NOT_ACCEPTED)
     if kind == "receive_after_disconnect":
@@ -125,20 +126,20 @@ def starlette_error(kind: str, a: object = None, b: object = None) -> BaseExcept
     if kind == "bad_mode":
         return RuntimeError(_BAD_MODE)
     if kind == "expected_connect":
-        return RuntimeError(f'Expected ASGI message "websocket.connect", but got {a!r}')
+        return RuntimeError(f'Expected ASGI message "websocket.connect", but got {detail!r}')
     if kind == "expected_receive":
-        return RuntimeError(f'Expected ASGI message "websocket.receive" or "websocket.disconnect", but got {a!r}')
+        return RuntimeError(f'Expected ASGI message "websocket.receive" or "websocket.disconnect", but got {detail!r}')
     if kind == "expected_send":
-        return RuntimeError(f'Expected ASGI message "websocket.send" or "websocket.close", but got {a!r}')
+        return RuntimeError(f'Expected ASGI message "websocket.send" or "websocket.close", but got {detail!r}')
     if kind == "expected_accept":
         return RuntimeError(
             'Expected ASGI message "websocket.accept", "websocket.close" or '
-            f'"websocket.http.response.start", but got {a!r}'
+            f'"websocket.http.response.start", but got {detail!r}'
         )
     if kind == "expected_body":
-        return RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {a!r}')
+        return RuntimeError(f'Expected ASGI message "websocket.http.response.body", but got {detail!r}')
     if kind == "bad_event":
-        return RuntimeError(f"Malformed ASGI event from the server: {a}")
+        return RuntimeError(f"Malformed ASGI event from the server: {detail}")
     raise ValueError(f"Unknown WebSocket failure kind {kind!r}")
 
 

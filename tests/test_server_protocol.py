@@ -543,3 +543,39 @@ def test_send_cancelled_under_backpressure_after_receive_writes_nothing(codec: A
         queue.put_nowait(None)
 
     asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_binary_and_text_replies_and_an_empty_send_keep_order(codec: Any) -> None:
+    async def main() -> None:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            while True:
+                event = await receive()
+                if event["type"] == "websocket.disconnect":
+                    return
+                await send({"type": "websocket.send"})  # neither text nor bytes: nothing is written
+                if "bytes" in event:
+                    await send({"type": "websocket.send", "bytes": event["bytes"]})
+                else:
+                    await send({"type": "websocket.send", "text": event["text"]})
+
+        protocol, transport = make(app, codec)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        start = len(transport.written)
+        protocol.data_received(codec.encode_frame(OP_BINARY, b"\x00b1", mask=MASK))
+        await asyncio.sleep(0.01)
+        assert len(transport.written) == start + 1  # the reply went out during send
+        protocol.data_received(
+            codec.encode_frame(OP_TEXT, b"t2", mask=MASK) + codec.encode_frame(OP_BINARY, b"b3", mask=MASK)
+        )
+        await asyncio.sleep(0.01)
+        assert len(transport.written) == start + 2  # two pipelined replies, one write
+        assert frames(codec, b"".join(transport.written[start:])) == [
+            (OP_BINARY, b"\x00b1"),
+            (OP_TEXT, "t2"),
+            (OP_BINARY, b"b3"),
+        ]
+
+    asyncio.run(asyncio.wait_for(main(), 5))

@@ -806,12 +806,22 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _dispatch(self, events: list[tuple[int, Any]]) -> None:
         for opcode, data in events:
-            if opcode == OP_TEXT:
+            if opcode == OP_TEXT or opcode == OP_BINARY:
                 if not self.close_sent:
-                    self._put({"type": "websocket.receive", "text": data})
-            elif opcode == OP_BINARY:
-                if not self.close_sent:
-                    self._put({"type": "websocket.receive", "bytes": data})
+                    # _put and _wake inlined on this per-message path.
+                    messages = self._messages
+                    if type(messages) is tuple:
+                        messages = self._messages = collections.deque()
+                    if opcode == OP_TEXT:
+                        messages.append({"type": "websocket.receive", "text": data})
+                    else:
+                        messages.append({"type": "websocket.receive", "bytes": data})
+                    receivers = self._receivers
+                    if receivers:
+                        for waiter in receivers:
+                            if not waiter.done():
+                                waiter.set_result(None)
+                        receivers.clear()
             elif opcode == OP_PING:
                 if self.close_sent:
                     pass
@@ -955,26 +965,30 @@ class WebSocketProtocol(asyncio.Protocol):
         Cancellation-safe: a receive cancelled while it waits (``asyncio.wait_for``, a task
         group, an anyio cancel scope) takes no message, and the next receive gets the next one.
         """
-        while not self._messages:
+        messages = self._messages
+        while not messages:
             if self._pending_fail is not None:
                 self._fail_pending()  # the app has handled everything before the error
-                continue
-            # One future per waiter (see _wait), inlined on this per-message path.
-            waiter = self.loop.create_future()
-            self._receivers.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter in self._receivers:
-                    self._receivers.remove(waiter)
-                raise
-        message = self._messages.popleft()
-        if self._messages:
+            else:
+                # One future per waiter (see _wait), inlined on this per-message path.
+                waiter = self.loop.create_future()
+                self._receivers.append(waiter)
+                try:
+                    await waiter
+                except BaseException:
+                    if waiter in self._receivers:
+                        self._receivers.remove(waiter)
+                    raise
+            messages = self._messages
+        message = messages.popleft()
+        if messages:
             self._reply_now = False
+            resume = self.read_paused and len(messages) <= self._max_queue // 2
         else:
             self._messages = ()
             self._reply_now = True
-        if self.read_paused and len(self._messages) <= self._max_queue // 2:
+            resume = self.read_paused
+        if resume:
             self.read_paused = False
             if not self.transport.is_closing():
                 self.transport.resume_reading()
@@ -1025,16 +1039,24 @@ class WebSocketProtocol(asyncio.Protocol):
                 deflate = self.deflate
                 if text is not None:
                     if deflate is None:
-                        self._send_frame(self.codec.encode_text(text))
+                        frame = self.codec.encode_text(text)
                     else:
-                        self._send_frame(self.codec.encode_frame(OP_TEXT, deflate.compress(text.encode()), rsv=4))
+                        frame = self.codec.encode_frame(OP_TEXT, deflate.compress(text.encode()), rsv=4)
                 else:
                     data = message.get("bytes")
-                    if data is not None:
-                        if deflate is None:
-                            self._send_frame(self.codec.encode_frame(OP_BINARY, data))
-                        else:
-                            self._send_frame(self.codec.encode_frame(OP_BINARY, deflate.compress(data), rsv=4))
+                    if data is None:
+                        return
+                    if deflate is None:
+                        frame = self.codec.encode_frame(OP_BINARY, data)
+                    else:
+                        frame = self.codec.encode_frame(OP_BINARY, deflate.compress(data), rsv=4)
+                if self._reply_now and not self._out:
+                    # _send_frame's direct write, inlined on this per-message path.
+                    self._reply_now = False
+                    if not self.transport.is_closing():
+                        self.transport.write(frame)
+                else:
+                    self._send_frame(frame)
             elif kind == "websocket.close":
                 code = message.get("code", 1000) or 1000
                 reason = message.get("reason") or ""

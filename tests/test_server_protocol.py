@@ -579,3 +579,186 @@ def test_binary_and_text_replies_and_an_empty_send_keep_order(codec: Any) -> Non
         ]
 
     asyncio.run(asyncio.wait_for(main(), 5))
+
+
+# -- fastws.WebSocket's send_text/send_bytes through send_data_nowait -----------------------------
+
+
+class Spy:
+    """Wraps a protocol's send_data_nowait, recording (data, text, result); ``fail`` raises it."""
+
+    def __init__(self, protocol: Any, fail: BaseException | None = None) -> None:
+        self.inner = protocol.send_data_nowait
+        self.calls: list[tuple[Any, bool, bool]] = []
+        self.fail = fail
+
+    def __call__(self, data: Any, text: bool) -> bool:
+        if self.fail is not None:
+            raise self.fail
+        result = self.inner(data, text)
+        self.calls.append((data, text, result))
+        return bool(result)
+
+
+async def ws_session(impl: Any, codec: Any, body: Any, spy_fail: BaseException | None = None) -> tuple[Any, Any, Any]:
+    """Runs ``body(ws, protocol)`` in an app holding a twin's WebSocket over fastws.server."""
+    box: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ws = impl.WebSocket(scope, receive, send)
+        await ws.accept()
+        box["result"] = await body(ws, box["protocol"])
+
+    protocol, transport = make(app, codec)
+    box["protocol"] = protocol
+    spy = Spy(protocol, spy_fail)
+    protocol.send_data_nowait = spy  # found through the bound send, as the real method
+    protocol.data_received(HEAD)
+    await asyncio.sleep(0.01)
+    return box, transport, spy
+
+
+def test_websocket_sends_through_send_data_nowait(impl: Any, codec: Any) -> None:
+    async def body(ws: Any, protocol: Any) -> Any:
+        protocol.data_received(codec.encode_frame(OP_TEXT, b"q", mask=MASK))
+        assert await ws.receive_text() == "q"
+        await ws.send_text("t")  # the reply: written during the call
+        await ws.send_bytes(b"b")  # coalesced
+        await ws.send_json({"j": 1})  # the general path (await send), in order after them
+        return None
+
+    async def main() -> None:
+        box, transport, spy = await ws_session(impl, codec, body)
+        assert spy.calls == [("t", True, True), (b"b", False, True)]
+        await asyncio.sleep(0.01)
+        assert frames(codec, b"".join(transport.written[1:])) == [
+            (OP_TEXT, "t"),
+            (OP_BINARY, b"b"),
+            (OP_TEXT, '{"j":1}'),
+        ]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_send_data_nowait_declines_under_backpressure_and_cancel_sends_nothing(impl: Any, codec: Any) -> None:
+    async def body(ws: Any, protocol: Any) -> Any:
+        protocol.pause_writing()
+        before = len(protocol.transport.written)
+        task = asyncio.ensure_future(ws.send_text("waits"))
+        await asyncio.sleep(0.01)
+        assert not task.done()  # declined by send_data_nowait: send waits for the buffer to drain
+        task.cancel()
+        await asyncio.sleep(0.01)
+        assert task.cancelled() and len(protocol.transport.written) == before
+        later = asyncio.ensure_future(ws.send_bytes(b"after"))
+        await asyncio.sleep(0.01)
+        protocol.resume_writing()
+        await asyncio.wait_for(later, 1)
+        await asyncio.sleep(0.01)
+        return frames(codec, b"".join(protocol.transport.written[before:]))
+
+    async def main() -> None:
+        box, _, spy = await ws_session(impl, codec, body)
+        await asyncio.sleep(0.05)
+        assert box["result"] == [(OP_BINARY, b"after")]
+        assert [result for _, _, result in spy.calls] == [False, False]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_send_after_the_client_left_raises_as_without_the_hook(impl: Any, codec: Any) -> None:
+    async def body(ws: Any, protocol: Any) -> Any:
+        protocol.connection_lost(None)
+        try:
+            await ws.send_text("gone")
+        except Exception as exc:  # WebSocketDisconnect(1006), as over any server raising OSError
+            return type(exc).__name__, getattr(exc, "code", None), ws.application_state.name
+        return None
+
+    async def main() -> None:
+        box, _, spy = await ws_session(impl, codec, body)
+        assert box["result"] == ("WebSocketDisconnect", 1006, "DISCONNECTED")
+        assert spy.calls == [("gone", True, False)]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_an_oserror_from_send_data_nowait_is_websocketdisconnect_1006(impl: Any, codec: Any) -> None:
+    async def body(ws: Any, protocol: Any) -> Any:
+        try:
+            await ws.send_bytes(b"x")
+        except Exception as exc:
+            return type(exc).__name__, getattr(exc, "code", None), ws.application_state.name
+        return None
+
+    async def main() -> None:
+        box, _, _ = await ws_session(impl, codec, body, spy_fail=ConnectionResetError())
+        assert box["result"] == ("WebSocketDisconnect", 1006, "DISCONNECTED")
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_bad_payload_raises_the_same_with_and_without_the_hook(impl: Any, codec: Any) -> None:
+    async def body(ws: Any, protocol: Any) -> Any:
+        errors = []
+        for call in (lambda: ws.send_text(b"not str"), lambda: ws.send_bytes(None)):
+            try:
+                await call()
+            except Exception as exc:
+                errors.append(type(exc).__name__)
+            else:
+                errors.append(None)
+        return errors
+
+    async def main() -> None:
+        with_hook, _, spy = await ws_session(impl, codec, body)
+        assert with_hook["result"][0] is not None  # the codec refuses bytes as text, in both paths
+        assert spy.calls[-1] == (None, False, False)  # None: the general path decides
+
+        class NoHook(WebSocketProtocol):
+            async def send(self, message: dict[str, Any]) -> None:  # an override: never bypassed
+                await WebSocketProtocol.send(self, message)
+
+        box: dict[str, Any] = {}
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            ws = impl.WebSocket(scope, receive, send)
+            await ws.accept()
+            box["result"] = await body(ws, None)
+
+        config = SimpleNamespace(
+            loaded=True, loaded_app=app, root_path="", asgi_version="3.0", ws_max_size=1 << 20,
+            ws_max_queue=4, ws_ping_interval=None, ws_ping_timeout=None, ws_per_message_deflate=True,
+        )  # fmt: skip
+        state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+        protocol = type("P", (NoHook,), {"codec": codec})(config=config, server_state=state, app_state={})
+        calls: list[Any] = []
+        protocol.send_data_nowait = lambda data, text: calls.append(data) or False
+        protocol.connection_made(FakeTransport())
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        assert box["result"] == with_hook["result"] and calls == []
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_a_replaced_send_is_always_awaited(impl: Any, codec: Any) -> None:
+    async def body(ws: Any, protocol: Any) -> Any:
+        seen: list[Any] = []
+        original = ws._send
+
+        async def wrapped(message: dict[str, Any]) -> None:
+            seen.append(message)
+            await original(message)
+
+        ws._send = wrapped  # middleware-like replacement after construction
+        await ws.send_text("via wrapper")
+        return seen
+
+    async def main() -> None:
+        box, transport, spy = await ws_session(impl, codec, body)
+        assert box["result"] == [{"type": "websocket.send", "text": "via wrapper"}] and spy.calls == []
+        await asyncio.sleep(0.01)
+        assert frames(codec, transport.written[-1]) == [(OP_TEXT, "via wrapper")]
+
+    asyncio.run(asyncio.wait_for(main(), 5))

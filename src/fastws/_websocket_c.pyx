@@ -149,6 +149,10 @@ cdef class WebSocket:
     cdef public object scope
     cdef public object _receive
     cdef public object _send
+    # The server's synchronous send of one data message (fastws.server's send_data_nowait), and
+    # the send it belongs to: used only while _send is still that object (see _send_hook).
+    cdef object _send_nowait
+    cdef object _send_hooked
     cdef int _client
     cdef int _application
     cdef object _url
@@ -182,6 +186,9 @@ cdef class WebSocket:
         self.scope = scope
         self._receive = receive
         self._send = send
+        self._send_nowait = _send_hook(send)
+        if self._send_nowait is not None:
+            self._send_hooked = send
         self._client = CONNECTING
         self._application = CONNECTING
 
@@ -794,6 +801,18 @@ cdef inline str _payload_key(int kind, object mode):
     return _TEXT_KEY
 
 
+cdef object _send_hook(object send):
+    # The server's synchronous data send, when ``send`` is a bound method marked with the name of
+    # one (fastws.server.WebSocketProtocol.send -> send_data_nowait); None otherwise.
+    func = getattr(send, "__func__", None)
+    if func is None:
+        return None
+    name = getattr(func, "_fastws_send_nowait", None)
+    if name is None:
+        return None
+    return getattr(send.__self__, name, None)
+
+
 cdef object _await_iter(object awaitable):
     # What `await awaitable` iterates: the coroutine itself, or what its __await__ returns.
     if PyCoro_CheckExact(awaitable):
@@ -1015,6 +1034,20 @@ cdef class _Op:
             awaitable = ws._receive()
         else:
             self.wrap = True
+            if (kind == K_SEND_TEXT or kind == K_SEND_BYTES) and ws._send_nowait is not None and (
+                ws._send is ws._send_hooked
+            ):
+                # The server writes the frame now, or says to await its send as below.
+                try:
+                    done = ws._send_nowait(self.a, kind == K_SEND_TEXT)
+                except OSError:
+                    ws._application = DISCONNECTED
+                    raise ws._error("send_failed", 1006)
+                if done is True:
+                    self.a = None
+                    Py_INCREF(None)
+                    presult[0] = <PyObject*>None
+                    return PYGEN_RETURN
             if kind == K_SEND_TEXT:
                 message = {"type": "websocket.send", "text": self.a}
             elif kind == K_SEND_BYTES:

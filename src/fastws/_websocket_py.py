@@ -91,6 +91,18 @@ def _too_big_close(ws: Any) -> dict[str, Any]:
     return message
 
 
+def _send_hook(send: Any) -> Any:
+    # The server's synchronous data send, when ``send`` is a bound method marked with the name of
+    # one (fastws.server.WebSocketProtocol.send -> send_data_nowait); None otherwise.
+    func = getattr(send, "__func__", None)
+    if func is None:
+        return None
+    name = getattr(func, "_fastws_send_nowait", None)
+    if name is None:
+        return None
+    return getattr(send.__self__, name, None)
+
+
 class WebSocket(Mapping[str, Any], Generic[StateT]):
     """An ASGI WebSocket connection: a drop-in for ``starlette.websockets.WebSocket`` (1.10.0).
 
@@ -125,11 +137,20 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     Source: Starlette docs "WebSockets" and ``starlette/websockets.py`` (1.10.0); ASGI spec 2.4.
     """
 
+    # The server's synchronous send of one data message (fastws.server's send_data_nowait) and the
+    # send it belongs to, used only while _send is still that object; set by __init__ when found.
+    _send_nowait: Any = None
+    _send_hooked: Any = None
+
     def __init__(self, scope: Any, receive: Any = None, send: Any = None) -> None:
         assert scope["type"] == "websocket", f"Expected an ASGI scope of type 'websocket', got {scope['type']!r}"
         self.scope = scope
         self._receive = receive
         self._send = send
+        hook = _send_hook(send)
+        if hook is not None:  # only then: the class defaults (None) cost no memory per connection
+            self._send_nowait = hook
+            self._send_hooked = send
         self._client = _CONNECTING
         self._application = _CONNECTING
         self._url: URL | None = None
@@ -693,6 +714,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         self._before_send("websocket.send", None)
         try:
+            if self._send_nowait is not None and self._send is self._send_hooked and self._send_nowait(data, True):
+                return  # written by the server at once (fastws.server's send_data_nowait)
             await self._send({"type": "websocket.send", "text": data})
         except OSError:
             self._application = _DISCONNECTED
@@ -711,6 +734,8 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         """
         self._before_send("websocket.send", None)
         try:
+            if self._send_nowait is not None and self._send is self._send_hooked and self._send_nowait(data, False):
+                return  # written by the server at once (fastws.server's send_data_nowait)
             await self._send({"type": "websocket.send", "bytes": data})
         except OSError:
             self._application = _DISCONNECTED

@@ -655,6 +655,47 @@ class WebSocketProtocol(asyncio.Protocol):
         self._send_frame(frame)
         return True
 
+    def send_data_nowait(self, data: Any, text: bool) -> bool:
+        """Send one data message at once, without the coroutine of ``send``, if nothing makes it
+        wait or fail: the per-message path of ``fastws.WebSocket``'s ``send_text``/``send_bytes``
+        on this protocol (found through the ``_fastws_send_nowait`` attribute of ``send``).
+
+        Args:
+            data (str | bytes): the message's ``text`` (``text`` true) or ``bytes``, as the
+                ``websocket.send`` event would carry it (ASGI WebSocket spec 2.4).
+            text (bool): a text message (opcode 0x1) or a binary one (0x2), RFC 6455 section 5.6.
+
+        Returns:
+            bool: ``True`` when the frame was written or joined this iteration's coalesced write,
+            exactly as ``await send({"type": "websocket.send", ...})`` would have; ``False``,
+            doing nothing, when the caller must ``await send(...)`` instead: write backpressure,
+            permessage-deflate, the handshake not complete or a denial response in progress, a
+            close frame sent or the client gone (``send`` raises), or ``data`` is ``None``.
+
+        Raises:
+            TypeError, AttributeError: ``data`` is not a ``str`` (text) or bytes-like (binary): what
+                the frame codec raises for it, as ``send`` does.
+        """
+        if (
+            data is None
+            or self._write_paused
+            or self.deflate is not None
+            or self.close_sent
+            or self.disconnected
+            or not self.handshake_complete
+            or self._denial is not None
+            or self._app_closed
+        ):
+            return False
+        frame = self.codec.encode_text(data) if text else self.codec.encode_frame(OP_BINARY, data)
+        if self._reply_now and not self._out:
+            self._reply_now = False
+            if not self.transport.is_closing():
+                self.transport.write(frame)
+        else:
+            self._send_frame(frame)
+        return True
+
     @staticmethod
     def _wake(waiters: list[asyncio.Future[None]]) -> None:
         # Wake every waiter (each re-checks its condition); a cancelled one is already done.
@@ -1091,6 +1132,10 @@ class WebSocketProtocol(asyncio.Protocol):
                 "Expected ASGI message 'websocket.accept', 'websocket.close' "
                 f"or 'websocket.http.response.start' but got '{kind}'."
             )
+
+    # fastws.WebSocket finds send_data_nowait through the bound send method (a subclass that
+    # overrides send defines a new function, without this mark, and is always awaited).
+    send._fastws_send_nowait = "send_data_nowait"  # type: ignore[attr-defined]
 
     def _start_denial(self, message: dict[str, Any]) -> None:
         # ASGI "websocket.http.response" extension. With a content-length from the app the head

@@ -191,6 +191,25 @@ def test_e2e_runs_and_stops_its_processes(tmp_path: Path) -> None:
     assert _our_children() == []
 
 
+def test_e2e_pure_twin_under_fastws_server_is_opt_in(tmp_path: Path) -> None:
+    # fastws-proto-py (fastws.server, FASTWS_NO_EXTENSIONS=1) runs only when named, and loads the twin.
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("uvloop")
+    from fastws.bench._e2e import APPS, OPT_IN_APPS, default_apps
+
+    assert "fastws-proto-py" in APPS and "fastws-proto-py" in OPT_IN_APPS
+    assert "fastws-proto-py" not in default_apps()
+    out = tmp_path / "e2e.json"
+    argv = ["--e2e", "--quick", "--quiet", "--apps", "fastws-py,fastws-proto-py", "--duration", "0.2"]
+    assert main([*argv, "--json", str(out)]) == 0
+    e2e = _load(out)["e2e"]
+    assert e2e["apps"] == ["fastws-py", "fastws-proto-py"]
+    for mode in e2e["modes"]:
+        cell = e2e["results"][mode["name"]]["fastws-proto-py"]
+        assert cell["msgs_per_s"] > 0 and cell["cpu_us_per_msg"] > 0, mode
+    assert _our_children() == []
+
+
 def test_e2e_report_prices_rows_against_picows() -> None:
     """The e2e table gets a "CPU vs picows" column and issue 15's target lines when picows ran,
     and stays as before (no column) without it: older JSON documents still format."""

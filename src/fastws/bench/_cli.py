@@ -45,7 +45,7 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fastws bench``."""
-    from fastws.bench._e2e import APPS
+    from fastws.bench._e2e import APPS, OPT_IN_APPS
     from fastws.bench._e2e_client import CLIENTS
 
     parser = argparse.ArgumentParser(
@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument(
         "--apps",
         metavar="APP[,APP...]",
-        help=f"echo servers to run (default all: {', '.join(APPS)})",
+        help=f"echo servers to run (default: {', '.join(a for a in APPS if a not in OPT_IN_APPS)}; also "
+        f"{', '.join(sorted(OPT_IN_APPS))}: fastws.server under the pure-Python twins)",
     )
     e2e.add_argument(
         "--connections",

@@ -31,7 +31,7 @@ from typing import Any
 from fastws.bench import _process
 from fastws.bench._e2e_client import resolve_client
 
-__all__ = ["APPS", "MODES", "run_e2e"]
+__all__ = ["APPS", "MODES", "OPT_IN_APPS", "run_e2e"]
 
 #: Server name -> (echo app, extra environment).
 APPS: dict[str, tuple[str, dict[str, str]]] = {
@@ -41,6 +41,12 @@ APPS: dict[str, tuple[str, dict[str, str]]] = {
     "fastws-py": ("fastws", {"FASTWS_NO_EXTENSIONS": "1"}),
     # The fastws-c app under fastws's own compiled WebSocket protocol instead of uvicorn's.
     "fastws-proto": ("fastws", {"FASTWS_NO_EXTENSIONS": "0", "FASTWS_BENCH_WS": "fastws.server:WebSocketProtocol"}),
+    # The same under the pure-Python twins (FASTWS_NO_EXTENSIONS=1): to compare with fastws-py, the same
+    # app under uvicorn's default protocol. Only when named in --apps (not in the default run).
+    "fastws-proto-py": (
+        "fastws",
+        {"FASTWS_NO_EXTENSIONS": "1", "FASTWS_BENCH_WS": "fastws.server:WebSocketProtocol"},
+    ),
     # picows' own echo server, no ASGI and no uvicorn: the reference for CPU per message.
     "picows": ("picows", {}),
 }
@@ -51,19 +57,29 @@ MODES: tuple[tuple[str, str, int], ...] = (
     ("pipelined", "pipelined x16", 16),
 )
 
-_EXPECTED_IMPLEMENTATION = {"fastws-c": "cython", "fastws-py": "python", "fastws-proto": "cython", "picows": "picows"}
+_EXPECTED_IMPLEMENTATION = {
+    "fastws-c": "cython",
+    "fastws-py": "python",
+    "fastws-proto": "cython",
+    "fastws-proto-py": "python",
+    "picows": "picows",
+}
+#: Servers run only when named in ``apps``.
+OPT_IN_APPS: frozenset[str] = frozenset({"fastws-proto-py"})
 _TARGET_RATIO = 1.08
 #: Issue 15's targets: fastws-proto's server CPU per message over picows', per mode (same round, median).
 _PICOWS_TARGETS = {"request_response": 1.1, "pipelined": 0.9}
 
 
 def default_apps() -> tuple[str, ...]:
-    """Every server of ``APPS``, less picows when it does not import (it is an optional reference)."""
+    """Every server of ``APPS`` but ``OPT_IN_APPS``, less picows when it does not import (it is an
+    optional reference)."""
+    apps = tuple(a for a in APPS if a not in OPT_IN_APPS)
     try:
         import picows  # noqa: F401
     except ImportError:
-        return tuple(a for a in APPS if a != "picows")
-    return tuple(APPS)
+        return tuple(a for a in apps if a != "picows")
+    return apps
 
 
 Progress = Callable[[str], None]

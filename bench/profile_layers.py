@@ -38,8 +38,14 @@ from typing import Any
 
 #: (layer, frame pattern); the first layer whose pattern matches the nearest frame wins.
 LAYERS: tuple[tuple[str, str], ...] = (
-    ("frame codec (_frame_c, _codec_c)", r"fastws/_frame_c|fastws/_codec_c|fastws/_frame_py|fastws/_codec_py"),
-    ("protocol: send path (send, _send_frame, _flush)", r"WebSocketProtocol\.(send|_send_frame|_flush|_write) "),
+    (
+        "frame codec (_frame_c, _codec_c)",
+        r"fastws/_frame_c|fastws/_codec_c|fastws/_frame_py|fastws/_codec_py|fastws/codec/_json_",
+    ),
+    (
+        "protocol: send path (send, _send_frame, _flush)",
+        r"WebSocketProtocol\.(send|send_data_nowait|_send_frame|_flush|_write) ",
+    ),
     ("protocol: receive() (queue pop, wait Future)", r"WebSocketProtocol\.receive "),
     (
         "protocol: data_received, _dispatch, _put, _wake",

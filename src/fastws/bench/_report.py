@@ -189,7 +189,7 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         )
     lines.append("")
     head = (
-        f"{'mode':<18} {'app':<12} {'msg/s':>10} {'vs starlette':>12} {'p50 us':>8} {'p99 us':>8} {'CPU us/msg':>10}"
+        f"{'mode':<18} {'app':<15} {'msg/s':>10} {'vs starlette':>12} {'p50 us':>8} {'p99 us':>8} {'CPU us/msg':>10}"
         f" {'CPU vs star.':>12}"
         + (f" {'CPU vs picows':>13}" if picows else "")
         + f" {'server busy':>11} {'client busy':>11}"
@@ -200,10 +200,10 @@ def format_e2e(e2e: dict[str, Any]) -> str:
         for app in e2e["apps"]:
             cell = e2e["results"][mode["name"]][app]
             if "error" in cell:
-                lines.append(f"{mode['title']:<18} {app:<12} {'error: ' + cell['error']}")
+                lines.append(f"{mode['title']:<18} {app:<15} {'error: ' + cell['error']}")
                 continue
             lines.append(
-                f"{mode['title']:<18} {app:<12} {cell['msgs_per_s']:>10,.0f} {_x(cell.get('ratio_vs_starlette')):>12}"
+                f"{mode['title']:<18} {app:<15} {cell['msgs_per_s']:>10,.0f} {_x(cell.get('ratio_vs_starlette')):>12}"
                 f" {cell['p50_us']:>8.0f} {cell['p99_us']:>8.0f} {_f(cell['cpu_us_per_msg']):>10}"
                 f" {_x(cell.get('cpu_ratio_vs_starlette')):>12}"
                 + (f" {_x(cell.get('cpu_vs_picows')):>13}" if picows else "")

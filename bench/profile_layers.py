@@ -39,8 +39,8 @@ from typing import Any
 #: (layer, frame pattern); the first layer whose pattern matches the nearest frame wins.
 LAYERS: tuple[tuple[str, str], ...] = (
     (
-        "frame codec (_frame_c, _codec_c)",
-        r"fastws/_frame_c|fastws/_codec_c|fastws/_frame_py|fastws/_codec_py|fastws/codec/_json_",
+        "frame codec (_frame_c, _json_c)",
+        r"fastws/protocol/_frame_c|fastws/codec/_json_c|fastws/protocol/_frame_py|fastws/codec/_json_py",
     ),
     (
         "protocol: send path (send, _send_frame, _flush)",
@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
         r"WebSocketProtocol\.(data_received|_dispatch|_put|_wake) ",
     ),
     ("protocol: run_asgi and the rest", r"fastws/server\.py"),
-    ("WebSocket class (_websocket_c)", r"fastws/_websocket_c|fastws/_websocket_py|fastws/_websocket\.py"),
+    ("WebSocket class (_websocket_c)", r"fastws/websocket/_core_c|fastws/websocket/_core_py|fastws/_websocket\.py"),
     ("app (echo loop)", r"fastws/bench/_e2e_server\.py"),
     ("uvicorn ProxyHeadersMiddleware", r"uvicorn/middleware/"),
     ("task step (asyncio Task, Future)", r"task_step|_asynciomodule|future_|asyncio/(futures|tasks)\.py|FutureObj"),

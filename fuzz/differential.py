@@ -39,9 +39,9 @@ import fastws.codec._json_py as codec_py
 import fastws.datastructures._core_py as ds_py
 
 try:  # the RFC 6455 frame codec, where this tree has it
-    import fastws._frame_c as frame_c
+    import fastws.protocol._frame_c as frame_c
 
-    import fastws._frame_py as frame_py
+    import fastws.protocol._frame_py as frame_py
 except ImportError:  # pragma: no cover - an older tree
     frame_c = frame_py = None
 

@@ -18,8 +18,8 @@ import timeit
 import zlib
 from collections.abc import Callable
 
-from fastws import _frame_c as codec
 from fastws import server
+from fastws.protocol import _frame_c as codec
 
 N = 20_000
 

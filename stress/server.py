@@ -241,7 +241,7 @@ def main() -> int:
 
     sys.unraisablehook = unraisable
 
-    websocket = importlib.import_module(f"fastws._websocket_{args.impl}")
+    websocket = importlib.import_module(f"fastws.websocket._core_{args.impl}")
     from fastws.websockets import WebSocketDisconnect
 
     config = uvicorn.Config(

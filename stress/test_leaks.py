@@ -44,7 +44,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 @pytest.fixture(params=["c", "py"], scope="module")
 def impl(request: pytest.FixtureRequest) -> SimpleNamespace:
-    websocket = importlib.import_module(f"fastws._websocket_{request.param}")
+    websocket = importlib.import_module(f"fastws.websocket._core_{request.param}")
     return SimpleNamespace(name=request.param, WebSocket=websocket.WebSocket)
 
 
@@ -287,9 +287,9 @@ def check(figures: dict[str, int]) -> None:
 
 def frame_module(name: str) -> Any:
     try:
-        return importlib.import_module(f"fastws._frame_{name}")
+        return importlib.import_module(f"fastws.protocol._frame_{name}")
     except ImportError:
-        pytest.skip("this tree has no frame codec (fastws._frame_c/_frame_py)")
+        pytest.skip("this tree has no frame codec (fastws.protocol._frame_c/_frame_py)")
 
 
 def run_frames(frames: Any, count: int) -> int:

@@ -118,7 +118,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def load_impl(name: str) -> SimpleNamespace:
     """The kernels of one implementation, imported from its own modules (no selector)."""
-    websocket = importlib.import_module(f"fastws._websocket_{name}")
+    websocket = importlib.import_module(f"fastws.websocket._core_{name}")
     datastructures = importlib.import_module(f"fastws.datastructures._core_{name}")
     codec = importlib.import_module(f"fastws.codec._json_{name}")
     return SimpleNamespace(

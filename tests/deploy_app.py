@@ -4,7 +4,7 @@ Served as ``deploy_app:app`` (or ``deploy_app:create_app`` with ``--factory``) f
 directory (``--app-dir``/``--chdir``/``PYTHONPATH``). A WebSocket on any path is accepted and first
 gets one JSON text message describing where it landed::
 
-    {"pid": 1234, "impl": "cython", "codec": "fastws._frame_c",
+    {"pid": 1234, "impl": "cython", "codec": "fastws.protocol._frame_c",
      "protocol": "fastws.server:WebSocketProtocol", "root_path": "/api", "path": "/ws",
      "scheme": "ws", "client": ["127.0.0.1", 50000], "loop": "uvloop"}
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import fastws
 from fastws import WebSocket, WebSocketDisconnect
-from fastws._frame import FrameParser
+from fastws.protocol._frame import FrameParser
 
 JOURNAL_ENV = "FASTWS_TEST_JOURNAL"
 

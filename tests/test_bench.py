@@ -26,7 +26,7 @@ _TINY = ["--quick", "--rounds", "2", "--batch-ms", "0.05", "--quiet"]
 
 
 def _compiled_available() -> bool:
-    return importlib.util.find_spec("fastws._websocket_c") is not None
+    return importlib.util.find_spec("fastws.websocket._core_c") is not None
 
 
 def _our_children() -> list[str]:

@@ -16,16 +16,20 @@ PACKAGE = Path(fastws.__file__).parent
 
 def _kernels() -> list[str]:
     # Module names of the .pyx files shipped in the imported package (package data, also in the
-    # installed wheel), e.g. "fastws._frame_c".
+    # installed wheel), e.g. "fastws.protocol._frame_c".
     return sorted(
         ".".join(("fastws", *path.relative_to(PACKAGE).with_suffix("").parts)) for path in PACKAGE.rglob("*.pyx")
     )
 
 
 def test_the_package_ships_its_kernel_sources() -> None:
-    assert {"fastws.codec._json_c", "fastws.datastructures._core_c", "fastws._frame_c", "fastws._websocket_c"} <= set(
-        _kernels()
-    )
+    assert {
+        "fastws.codec._json_c",
+        "fastws.datastructures._core_c",
+        "fastws.fanout._step_c",
+        "fastws.protocol._frame_c",
+        "fastws.websocket._core_c",
+    } <= set(_kernels())
 
 
 @pytest.mark.compiled

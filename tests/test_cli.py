@@ -216,7 +216,7 @@ def check_landing(hello: dict[str, Any], impl_name: str) -> None:
     """The deploy app's first message says fastws.server served it, on the expected implementation."""
     assert hello["protocol"] == "fastws.server:WebSocketProtocol"
     assert hello["impl"] == ("python" if impl_name == "py" else "cython")
-    assert hello["codec"] == f"fastws._frame_{impl_name}"
+    assert hello["codec"] == f"fastws.protocol._frame_{impl_name}"
 
 
 async def read_banner(process: asyncio.subprocess.Process) -> re.Match[str]:
@@ -688,7 +688,7 @@ def test_demo_default_app_uses_fastws_websocket() -> None:
 
 
 def test_demo_wraps_connections_in_the_given_class() -> None:
-    from fastws._websocket_py import WebSocket as PyWebSocket
+    from fastws.websocket._core_py import WebSocket as PyWebSocket
 
     built: list[Any] = []
 

@@ -168,7 +168,7 @@ def test_nginx_config_from_the_docs_proxies_fastws(impl: Any, tmp_path: Path) ->
     result = asyncio.run(scenario())
     hello = result["hello"]
     assert hello["protocol"] == "fastws.server:WebSocketProtocol"
-    assert hello["codec"] == f"fastws._frame_{impl.name}"
+    assert hello["codec"] == f"fastws.protocol._frame_{impl.name}"
     assert hello["client"][0] == "127.0.0.1"  # from X-Forwarded-For, nginx's $proxy_add_x_forwarded_for
     assert result["echo_ok"] and result["text_ok"]
     assert result["after_idle"] == "ack:still here"

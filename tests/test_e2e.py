@@ -461,7 +461,7 @@ def test_accept_headers_reach_the_client(e2e: SimpleNamespace) -> None:
 
     headers, greeting = run_client(scenario)
     assert greeting == "hello"
-    assert headers["x-fastws-impl"] == f"fastws._websocket_{e2e.impl.name}"
+    assert headers["x-fastws-impl"] == f"fastws.websocket._core_{e2e.impl.name}"
     assert headers.get_all("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
 
 
@@ -575,7 +575,7 @@ def test_query_headers_cookies_and_url_reflected(e2e: SimpleNamespace) -> None:
             return json.loads(await ws.recv())
 
     report = run_client(scenario)
-    assert report["module"] == f"fastws._websocket_{e2e.impl.name}"
+    assert report["module"] == f"fastws.websocket._core_{e2e.impl.name}"
     # dict() keeps the last value of a repeated key, as Starlette's QueryParams does.
     assert report["query"] == {"a": "2", "b": "été", "c": "x y", "empty": ""}
     assert report["query_multi"] == [["a", "1"], ["a", "2"], ["b", "été"], ["c", "x y"], ["empty", ""]]

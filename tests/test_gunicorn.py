@@ -135,7 +135,7 @@ async def open_on_every_worker(port: int, workers: int) -> list[tuple[ClientConn
 def check_landing(hello: dict[str, Any], impl_name: str, loop: str) -> None:
     assert hello["protocol"] == "fastws.server:WebSocketProtocol"
     assert hello["impl"] == ("python" if impl_name == "py" else "cython")
-    assert hello["codec"] == f"fastws._frame_{impl_name}"
+    assert hello["codec"] == f"fastws.protocol._frame_{impl_name}"
     assert hello["loop"] == loop
 
 

@@ -9,12 +9,12 @@ import sys
 import pytest
 
 PROBE = (
-    "import fastws, fastws.codec._json, fastws.datastructures._core, fastws._frame, fastws.fanout._step; "
+    "import fastws, fastws.codec._json, fastws.datastructures._core, fastws.protocol._frame, fastws.fanout._step; "
     "print(fastws.IMPLEMENTATION); "
     "print(fastws.WebSocket.__module__); "
     "print(fastws.Headers.__module__); "
     "print(fastws.codec._json.encode_json_text.__module__); "
-    "print(fastws._frame.FrameParser.__module__); "
+    "print(fastws.protocol._frame.FrameParser.__module__); "
     "print(fastws.fanout._step.start_each.__module__)"
 )
 
@@ -35,7 +35,11 @@ def test_compiled_implementation_by_default(pytestconfig: pytest.Config) -> None
     if pytestconfig.getoption("--no-c-extensions"):
         pytest.skip("run without the compiled extensions (--no-c-extensions)")
     assert probe(None) == [
-        "cython", "fastws._websocket_c", "fastws.datastructures._core_c", "fastws.codec._json_c", "fastws._frame_c",
+        "cython",
+        "fastws.websocket._core_c",
+        "fastws.datastructures._core_c",
+        "fastws.codec._json_c",
+        "fastws.protocol._frame_c",
         "fastws.fanout._step_c",
     ]
 
@@ -50,6 +54,10 @@ def test_empty_or_zero_does_not_disable_the_extensions(pytestconfig: pytest.Conf
 @pytest.mark.parametrize("value", ["1", "yes", "true"])
 def test_no_extensions_env_var_selects_the_python_twins(value: str) -> None:
     assert probe(value) == [
-        "python", "fastws._websocket_py", "fastws.datastructures._core_py", "fastws.codec._json_py", "fastws._frame_py",
+        "python",
+        "fastws.websocket._core_py",
+        "fastws.datastructures._core_py",
+        "fastws.codec._json_py",
+        "fastws.protocol._frame_py",
         "fastws.fanout._step_py",
     ]

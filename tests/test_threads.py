@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from conftest import make_scope
 
-from fastws._frame_types import OP_BINARY, OP_TEXT
+from fastws.protocol._frame_types import OP_BINARY, OP_TEXT
 
 THREADS = 4
 CONNECTIONS = 6  # per thread, served concurrently on that thread's loop
@@ -89,7 +89,7 @@ def parse_frames(frame: Any, tid: int) -> None:
 
 
 def run_thread(impl: Any, tid: int, barrier: threading.Barrier) -> None:
-    frame = importlib.import_module(f"fastws._frame_{impl.name}")
+    frame = importlib.import_module(f"fastws.protocol._frame_{impl.name}")
     barrier.wait(timeout=30)
 
     async def main() -> list[list[dict[str, Any]]]:
@@ -134,8 +134,8 @@ def test_free_threaded_interpreter_keeps_the_gil_disabled() -> None:
         pytest.skip("not a free-threaded interpreter (Py_GIL_DISABLED is not set)")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_GIL", "FASTWS_NO_EXTENSIONS")}
     code = (
-        "import sys, fastws, fastws.codec._json_c, fastws.datastructures._core_c, fastws._frame_c, "
-        "fastws._websocket_c; "
+        "import sys, fastws, fastws.codec._json_c, fastws.datastructures._core_c, fastws.protocol._frame_c, "
+        "fastws.websocket._core_c; "
         "print(fastws.IMPLEMENTATION, sys._is_gil_enabled())"
     )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

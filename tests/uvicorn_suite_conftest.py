@@ -20,11 +20,11 @@ import pytest
 @pytest.fixture(params=["fastws"])
 def ws_protocol_cls(request: pytest.FixtureRequest) -> type:
     import fastws
-    from fastws import _frame
+    from fastws.protocol import _frame
     from fastws.server import WebSocketProtocol
 
     expected = os.environ.get("FASTWS_EXPECT_IMPLEMENTATION")
-    loaded = "compiled" if _frame.FrameParser.__module__ == "fastws._frame_c" else "pure"
+    loaded = "compiled" if _frame.FrameParser.__module__ == "fastws.protocol._frame_c" else "pure"
     if expected is not None and expected != loaded:
         raise RuntimeError(
             f"expected the {expected} frame codec, loaded {_frame.FrameParser.__module__} ({fastws.IMPLEMENTATION})"

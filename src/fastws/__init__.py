@@ -12,7 +12,6 @@ the text sent and the values and errors received are the same either way.
 
 from __future__ import annotations
 
-from fastws import _frame, _websocket
 from fastws.app import App
 from fastws.codec import _json
 from fastws.codec._backend import JSON_BACKEND
@@ -22,6 +21,8 @@ from fastws.datastructures import _core as _datastructures_core
 from fastws.fanout import BroadcastResult, broadcast
 from fastws.fanout import _step as _fanout_step
 from fastws.origin import OriginMiddleware, check_origin
+from fastws.protocol import _frame
+from fastws.websocket import _core as _websocket
 from fastws.websockets import (
     CloseCode,
     UnexpectedMessageType,

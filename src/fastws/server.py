@@ -31,22 +31,21 @@ import asyncio
 import base64
 import binascii
 import collections
-import email.utils
 import hashlib
 import logging
 import os
 import socket
 import threading
 import zlib
-from http import HTTPStatus
 from types import ModuleType
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
 import h11
 
-from fastws import _frame
-from fastws._frame_types import (
+from fastws.protocol import _frame
+from fastws.protocol._frame_types import (
+    DEFLATE_TAIL,
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
@@ -54,7 +53,7 @@ from fastws._frame_types import (
     OP_TEXT,
     WebSocketProtocolError,
 )
-from fastws._types import TOKEN, check_header_pairs
+from fastws.protocol.http import TOKEN, check_header_pairs, http_response, response_head
 
 __all__ = ["ClientDisconnected", "PerMessageDeflate", "WebSocketProtocol", "accept_key", "negotiate_deflate"]
 
@@ -128,7 +127,7 @@ def _path_with_query_string(scope: dict[str, Any]) -> str:
 def _check_headers(headers: Any, event: str) -> list[tuple[bytes, bytes]]:
     """The ``headers`` of an ASGI ``event`` (``websocket.accept`` or
     ``websocket.http.response.start``) as a list of ``(name, value)`` bytes pairs, checked by
-    ``fastws._types.check_header_pairs`` before any of it is written.
+    ``fastws.protocol.http.check_header_pairs`` before any of it is written.
 
     Raises:
         TypeError: ``headers`` is not an iterable of pairs of ``bytes``.
@@ -167,7 +166,6 @@ def accept_key(key: bytes) -> bytes:
 
 
 #: RFC 7692 section 7.2.1: a sync flush ends with this; the sender strips it.
-_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 #: The server compresses with at most this window (bits) and zlib memLevel: about 32 KiB of
 #: compressor state per connection instead of about 256 KiB. A smaller window than negotiated is
 #: always valid (RFC 7692 section 7.1.2.1): the client inflates with the window it announced.
@@ -240,7 +238,7 @@ class PerMessageDeflate:
             if self._compressor is None:
                 self._compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, _SERVER_MEM_LEVEL)
             out = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-        return out[:-4] if out.endswith(_DEFLATE_TAIL) else out
+        return out[:-4] if out.endswith(DEFLATE_TAIL) else out
 
 
 def negotiate_deflate(values: list[bytes]) -> tuple[bytes, PerMessageDeflate] | None:
@@ -296,37 +294,6 @@ def negotiate_deflate(values: list[bytes]) -> tuple[bytes, PerMessageDeflate] | 
             response += b"; server_max_window_bits=%d" % server_bits
         return response, PerMessageDeflate(server_bits or 15, True, client_nct, client_bits)
     return None
-
-
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
-
-
-def _response_head(status: int, headers: list[tuple[bytes, bytes]], content_length: int | None) -> bytes:
-    # The defaults uvicorn's websockets-sansio protocol adds to a denial response (uvicorn 0.54).
-    names = {name.lower() for name, _ in headers}
-    extra: list[tuple[bytes, bytes]] = []
-    if b"date" not in names:
-        extra.append((b"date", email.utils.formatdate(usegmt=True).encode("ascii")))
-    if b"connection" not in names:
-        extra.append((b"connection", b"close"))
-    if b"content-length" not in names and content_length is not None:
-        extra.append((b"content-length", str(content_length).encode("ascii")))
-    if b"content-type" not in names:
-        extra.append((b"content-type", b"text/plain; charset=utf-8"))
-    lines = [_status_line(status)]
-    for name, value in [*headers, *extra]:
-        lines += [name, b": ", value, b"\r\n"]
-    lines.append(b"\r\n")
-    return b"".join(lines)
-
-
-def _http_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
-    return _response_head(status, headers, len(body)) + body
 
 
 class _HandshakeError(Exception):
@@ -404,8 +371,8 @@ class WebSocketProtocol(asyncio.Protocol):
     pong is late); from ``server_state``: ``connections``, ``tasks`` and ``default_headers``
     (``server``/``date`` headers added to the 101 response).
 
-    ``codec`` is the frame codec module (``fastws._frame``: compiled when available); tests
-    subclass with ``codec = fastws._frame_py`` to run the pure twin.
+    ``codec`` is the frame codec module (``fastws.protocol._frame``: compiled when available); tests
+    subclass with ``codec = fastws.protocol._frame_py`` to run the pure twin.
     """
 
     codec: ModuleType = _frame
@@ -632,7 +599,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
         Args:
             frame (bytes): one complete server-to-client RFC 6455 data frame (FIN set, no RSV
-                bit, unmasked: section 5.1), as ``fastws._frame.encode_text`` or ``encode_frame``
+                bit, unmasked: section 5.1), as ``fastws.protocol._frame.encode_text`` or ``encode_frame``
                 write it.
 
         Returns:
@@ -840,7 +807,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.handshake_started = self.handshake_complete = self.close_sent = True
         self.disconnected = True
         body = f"Failed to open a WebSocket connection: {exc}.\n".encode()
-        self._write(_http_response(exc.status, exc.headers, body))
+        self._write(http_response(exc.status, exc.headers, body))
         self._close()
 
     # -- frames from the peer ---------------------------------------------------------------------
@@ -988,7 +955,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         self.handshake_complete = self.close_sent = True
         self._denial = None
-        self._write(_http_response(500, [], b"Internal Server Error"))
+        self._write(http_response(500, [], b"Internal Server Error"))
 
     def _put(self, message: dict[str, Any]) -> None:
         if type(self._messages) is tuple:
@@ -1122,7 +1089,7 @@ class WebSocketProtocol(asyncio.Protocol):
         elif kind == "websocket.close":
             self._log("403")
             self.handshake_complete = self.close_sent = self.disconnected = True
-            self._write(_http_response(403, [], b""))
+            self._write(http_response(403, [], b""))
             self._close()
             self._put({"type": "websocket.disconnect", "code": 1006})
         elif kind == "websocket.http.response.start":
@@ -1151,7 +1118,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._log(str(status))
         if any(name.lower() == b"content-length" for name, _ in headers):
             self.handshake_complete = self.close_sent = True
-            self._write(_response_head(status, headers, None))
+            self._write(response_head(status, headers, None))
             self._denial = (status, headers, None)
         else:
             self._denial = (status, headers, [])
@@ -1172,7 +1139,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if not message.get("more_body", False):
             if held is not None:
                 self.handshake_complete = self.close_sent = True
-                self._write(_http_response(status, headers, b"".join(held)))
+                self._write(http_response(status, headers, b"".join(held)))
             self._denial = None
             self.disconnected = True
             self._close()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastws._websocket import WebSocket
 from fastws.protocol.close import CloseCode
+from fastws.websocket._core import WebSocket
 from fastws.websocket._errors import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected
 from fastws.websocket._state import WebSocketState
 

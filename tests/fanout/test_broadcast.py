@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from conftest import make_scope
 
-from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 from fastws.fanout import BroadcastResult, Outbox, Policy, attached, broadcast, encode, outbox_of
 from fastws.fanout import _broadcast as fanout
+from fastws.protocol._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 
 #: Upper bound for any one scenario (seconds).
 TIMEOUT = 10.0
@@ -655,7 +655,7 @@ class Served:
 def codec(request: pytest.FixtureRequest) -> Any:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return importlib.import_module(f"fastws._frame_{request.param}")
+    return importlib.import_module(f"fastws.protocol._frame_{request.param}")
 
 
 def test_send_prepared_writes_only_on_an_open_connection_in_order(impl: Any, codec: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from fastws import server as server_module
-from fastws._frame_types import OP_BINARY, OP_TEXT, WebSocketProtocolError
+from fastws.protocol._frame_types import OP_BINARY, OP_TEXT, WebSocketProtocolError
 
 MASK = b"\x01\x02\x03\x04"
 
@@ -31,7 +31,7 @@ MASK = b"\x01\x02\x03\x04"
 def codec(request: pytest.FixtureRequest) -> Any:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return importlib.import_module(f"fastws._frame_{request.param}")
+    return importlib.import_module(f"fastws.protocol._frame_{request.param}")
 
 
 def _client_stream(bits: int = 15) -> Any:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastws._frame_types import (
+from fastws.protocol._frame_types import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,
@@ -31,11 +31,11 @@ def frame_impl(request: pytest.FixtureRequest) -> ModuleType:
     """One twin of the frame codec, imported directly (a missing extension fails loudly)."""
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return importlib.import_module(f"fastws._frame_{request.param}")
+    return importlib.import_module(f"fastws.protocol._frame_{request.param}")
 
 
 def c_and_py() -> tuple[ModuleType, ModuleType]:
-    return importlib.import_module("fastws._frame_c"), importlib.import_module("fastws._frame_py")
+    return importlib.import_module("fastws.protocol._frame_c"), importlib.import_module("fastws.protocol._frame_py")
 
 
 def run_stream(mod: ModuleType, chunks: list[bytes], **kwargs: Any) -> tuple[list[Any], Any]:
@@ -227,7 +227,7 @@ def _errors(m: ModuleType) -> list[tuple[str, bytes, int, dict[str, Any]]]:
     ]
 
 
-@pytest.mark.parametrize("index", range(len(_errors(importlib.import_module("fastws._frame_py")))))
+@pytest.mark.parametrize("index", range(len(_errors(importlib.import_module("fastws.protocol._frame_py")))))
 def test_protocol_errors(frame_impl: ModuleType, index: int) -> None:
     name, stream, code, kwargs = _errors(frame_impl)[index]
     prefix = client(frame_impl, OP_BINARY, b"before")
@@ -288,7 +288,7 @@ def test_round_trip(msgs: list[tuple[int, Any]], frag: list[int], cuts: list[int
 def frame_soup() -> st.SearchStrategy[bytes]:
     """Streams of plausible frames, valid or not: any header bits, short payloads, with and
     without a mask, mixed with raw random bytes."""
-    py = importlib.import_module("fastws._frame_py")
+    py = importlib.import_module("fastws.protocol._frame_py")
 
     @st.composite
     def one(draw: st.DrawFn) -> bytes:

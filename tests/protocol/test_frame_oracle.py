@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_frame import MASK, frame_impl, frame_soup, run_stream, split  # noqa: F401 (frame_impl: fixture)
 
-from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT
+from fastws.protocol._frame_types import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT
 
 
 def compare(mod: ModuleType, stream: bytes, cuts: list[int], max_size: int | None, require_mask: bool = True) -> None:

@@ -7,7 +7,7 @@ at once (so only the fan-out and the WebSocket layer are measured, not sockets).
 - ``fastws-c``: ``fastws.broadcast`` (``fastws.fanout.broadcast``) over the compiled ``WebSocket`` and
   the compiled per-connection step ``fastws.fanout._step_c`` (encode once, per-connection bounded
   queues, a sender task only for a send that suspends);
-- ``fastws-py``: the same over the pure-Python twins (``fastws._websocket_py``, ``fastws.fanout._step_py``);
+- ``fastws-py``: the same over the pure-Python twins (``fastws.websocket._core_py``, ``fastws.fanout._step_py``);
 - ``starlette-loop``: the plain loop an app writes with Starlette:
   ``for ws in sockets: await ws.send_text(text)`` (``send_json(value)`` for JSON, which encodes
   per connection).
@@ -40,8 +40,8 @@ __all__ = ["BROADCAST_VARIANTS", "format_broadcast", "run_broadcast"]
 #: Variants in table order: (name, WebSocket module, fan-out style: "loop", or "broadcast:" and
 #: the module of the broadcast step).
 BROADCAST_VARIANTS: tuple[tuple[str, str, str], ...] = (
-    ("fastws-c", "fastws._websocket_c", "broadcast:fastws.fanout._step_c"),
-    ("fastws-py", "fastws._websocket_py", "broadcast:fastws.fanout._step_py"),
+    ("fastws-c", "fastws.websocket._core_c", "broadcast:fastws.fanout._step_c"),
+    ("fastws-py", "fastws.websocket._core_py", "broadcast:fastws.fanout._step_py"),
     ("starlette-loop", "starlette.websockets", "loop"),
 )
 _PAYLOADS: tuple[tuple[str, str, Any], ...] = (

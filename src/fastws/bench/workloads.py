@@ -2,8 +2,8 @@
 
 An operation is measured in four variants (``VARIANTS``):
 
-- ``fastws-c``: ``fastws._websocket_c.WebSocket`` (the compiled class, imported directly);
-- ``fastws-py``: ``fastws._websocket_py.WebSocket`` (its pure-Python twin);
+- ``fastws-c``: ``fastws.websocket._core_c.WebSocket`` (the compiled class, imported directly);
+- ``fastws-py``: ``fastws.websocket._core_py.WebSocket`` (its pure-Python twin);
 - ``starlette``: ``starlette.websockets.WebSocket`` (the reference);
 - ``floor``: raw ASGI, the app awaiting ``receive()``/``send()`` with a dict literal and nothing
   else (for the JSON operations the floor also encodes or decodes with orjson, the fastest an app
@@ -46,8 +46,8 @@ __all__ = [
 VARIANTS: tuple[str, ...] = ("fastws-c", "fastws-py", "starlette", "floor")
 
 _CLASS_OF_VARIANT = {
-    "fastws-c": ("fastws._websocket_c", "WebSocket"),
-    "fastws-py": ("fastws._websocket_py", "WebSocket"),
+    "fastws-c": ("fastws.websocket._core_c", "WebSocket"),
+    "fastws-py": ("fastws.websocket._core_py", "WebSocket"),
     "starlette": ("starlette.websockets", "WebSocket"),
 }
 

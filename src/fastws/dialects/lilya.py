@@ -31,12 +31,12 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastws import _connection, _websocket
 from fastws.datastructures._core import parse_cookie
 from fastws.datastructures._url import URL as _FastwsURL
 from fastws.datastructures._url import Address as _FastwsAddress
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
-from fastws.websocket import _errors, _state
+from fastws.websocket import _connection, _errors, _state
+from fastws.websocket import _core as _websocket
 
 __all__ = [
     "ImproperlyConfigured",
@@ -142,7 +142,7 @@ def build(base: Any) -> Any:
     """The Lilya dialect class over one core class.
 
     Args:
-        base (type): ``fastws._websocket_c.WebSocket`` or ``fastws._websocket_py.WebSocket``.
+        base (type): ``fastws.websocket._core_c.WebSocket`` or ``fastws.websocket._core_py.WebSocket``.
 
     Returns:
         type: a subclass of ``base`` named ``WebSocket`` (one per base).

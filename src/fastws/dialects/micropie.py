@@ -36,8 +36,8 @@ from collections.abc import Awaitable, Callable
 from types import MethodType
 from typing import Any
 
-from fastws import _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
+from fastws.websocket import _core as _websocket
 from fastws.websocket import _errors, _state
 
 __all__ = ["SCOPE_ATTRIBUTES", "ConnectionClosed", "WebSocket", "build", "install"]
@@ -147,7 +147,7 @@ def build(base: Any) -> Any:
     """The MicroPie dialect class over one core class.
 
     Args:
-        base (type): ``fastws._websocket_c.WebSocket`` or ``fastws._websocket_py.WebSocket``.
+        base (type): ``fastws.websocket._core_c.WebSocket`` or ``fastws.websocket._core_py.WebSocket``.
 
     Returns:
         type: a subclass of ``base`` named ``WebSocket`` (one per base).

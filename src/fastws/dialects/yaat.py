@@ -35,9 +35,9 @@ import json
 import sys
 from typing import Any
 
-from fastws import _websocket
 from fastws.dialects._support import cached_build, import_optional, replace_everywhere
 from fastws.protocol.close import CloseCode
+from fastws.websocket import _core as _websocket
 from fastws.websocket import _errors, _state
 
 __all__ = [
@@ -146,7 +146,7 @@ def build(base: Any) -> Any:
     """The Yaat dialect class over one core class.
 
     Args:
-        base (type): ``fastws._websocket_c.WebSocket`` or ``fastws._websocket_py.WebSocket``.
+        base (type): ``fastws.websocket._core_c.WebSocket`` or ``fastws.websocket._core_py.WebSocket``.
 
     Returns:
         type: a subclass of ``base`` named ``WebSocket`` (one per base).

@@ -180,7 +180,7 @@ def _websocket_classes() -> list[Any]:
     # fastws's WebSocket implementations that are loaded (the frame-level path knows what their
     # send_text/send_bytes do).
     found = []
-    for name in ("fastws._websocket_c", "fastws._websocket_py"):
+    for name in ("fastws.websocket._core_c", "fastws.websocket._core_py"):
         module = sys.modules.get(name)
         if module is not None:
             found.append(module.WebSocket)
@@ -192,8 +192,8 @@ def _encode_frame(encoded: Encoded) -> bytes | None:
     # connection of this process can be served by fastws.server.
     if not _FRAMES or "fastws.server" not in sys.modules:
         return None
-    from fastws._frame import encode_frame, encode_text
-    from fastws._frame_types import OP_BINARY
+    from fastws.protocol._frame import encode_frame, encode_text
+    from fastws.protocol._frame_types import OP_BINARY
 
     if encoded.text is not None:
         return encode_text(encoded.text)

@@ -1,5 +1,6 @@
 """HTTP pieces shared by the WebSocket class, the server, the origin check, the app router and
-the demo: the header rule for what an app hands to an ASGI event, and the one plain-text response.
+the demo: the header rule for what an app hands to an ASGI event, the one plain-text ASGI response,
+and the bytes of an HTTP/1.1 response the server writes itself (denials and errors before accept).
 
 Source: RFC 9110 sections 5.1, 5.5, 5.6.2; ASGI spec 2.4 (HTTP, and the WebSocket Denial Response
 extension).
@@ -7,10 +8,12 @@ extension).
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
-__all__ = ["TOKEN", "PlainTextResponse", "check_header_pairs"]
+__all__ = ["TOKEN", "PlainTextResponse", "check_header_pairs", "http_response", "response_head", "status_line"]
 
 
 #: RFC 9110 section 5.6.2: the characters of a token (a header name, a subprotocol).
@@ -86,3 +89,56 @@ class PlainTextResponse:
         await send({"type": prefix + "http.response.start", "status": self.status, "headers": self.headers})
         body = b"" if scope.get("method") == "HEAD" else self.body
         await send({"type": prefix + "http.response.body", "body": body})
+
+
+def status_line(status: int) -> bytes:
+    """The status line of an HTTP/1.1 response (RFC 9112 section 4), with the standard reason phrase.
+
+    Args:
+        status (int): the status code; an unregistered code gets an empty phrase.
+
+    Returns:
+        bytes: ``b"HTTP/1.1 403 Forbidden\\r\\n"`` and the like.
+    """
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+
+
+def response_head(status: int, headers: list[tuple[bytes, bytes]], content_length: int | None) -> bytes:
+    """The head of an HTTP/1.1 response the server writes before (or instead of) a WebSocket.
+
+    Adds the defaults uvicorn's websockets-sansio protocol adds to a denial response (uvicorn 0.54)
+    when the app did not send them: ``date``, ``connection: close``, ``content-length`` (when
+    known) and ``content-type: text/plain; charset=utf-8``.
+
+    Args:
+        status (int): the status code. headers (list[tuple[bytes, bytes]]): the app's headers,
+            already checked with ``check_header_pairs``. content_length (int | None): the body's
+            length in bytes, ``None`` when the body streams (no ``content-length`` added).
+
+    Returns:
+        bytes: status line, headers and the blank line.
+    """
+    names = {name.lower() for name, _ in headers}
+    extra: list[tuple[bytes, bytes]] = []
+    if b"date" not in names:
+        extra.append((b"date", email.utils.formatdate(usegmt=True).encode("ascii")))
+    if b"connection" not in names:
+        extra.append((b"connection", b"close"))
+    if b"content-length" not in names and content_length is not None:
+        extra.append((b"content-length", str(content_length).encode("ascii")))
+    if b"content-type" not in names:
+        extra.append((b"content-type", b"text/plain; charset=utf-8"))
+    lines = [status_line(status)]
+    for name, value in [*headers, *extra]:
+        lines += [name, b": ", value, b"\r\n"]
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def http_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """A whole HTTP/1.1 response: ``response_head`` with the body's length, then the body (bytes)."""
+    return response_head(status, headers, len(body)) + body

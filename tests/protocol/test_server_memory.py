@@ -21,7 +21,7 @@ import pytest
 from test_server_protocol import HEAD, MASK, FakeTransport, frames
 
 from fastws import server as server_module
-from fastws._frame_types import OP_CLOSE, OP_PING, OP_PONG
+from fastws.protocol._frame_types import OP_CLOSE, OP_PING, OP_PONG
 from fastws.server import WebSocketProtocol
 
 
@@ -29,7 +29,7 @@ from fastws.server import WebSocketProtocol
 def codec(request: pytest.FixtureRequest) -> Any:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return importlib.import_module(f"fastws._frame_{request.param}")
+    return importlib.import_module(f"fastws.protocol._frame_{request.param}")
 
 
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fastws import server as server_module
-from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
+from fastws.protocol._frame_types import OP_BINARY, OP_CLOSE, OP_TEXT
 from fastws.server import WebSocketProtocol
 
 MASK = b"\x0a\x0b\x0c\x0d"
@@ -55,7 +55,7 @@ class FakeTransport(asyncio.Transport):
 def codec(request: pytest.FixtureRequest) -> Any:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return importlib.import_module(f"fastws._frame_{request.param}")
+    return importlib.import_module(f"fastws.protocol._frame_{request.param}")
 
 
 def make(app: Any, codec: Any, max_queue: int = 4) -> tuple[WebSocketProtocol, FakeTransport]:

@@ -8,7 +8,7 @@ the validated payload, read it with :func:`parse_close`). Fragmented messages ar
 control frames between fragments come out when they arrive. The writer functions build unmasked
 server frames (and masked client frames, for tests and clients).
 
-Errors: :class:`fastws._frame_types.WebSocketProtocolError` with the close code to send (1002,
+Errors: :class:`fastws.protocol._frame_types.WebSocketProtocolError` with the close code to send (1002,
 1007, 1009); the same class in both twins.
 
 What this twin adds: header parsing on a C pointer with every wire-derived offset checked against
@@ -22,7 +22,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from fastws._frame_types import DEFLATE_TAIL, WebSocketProtocolError, is_valid_close_code
+from fastws.protocol._frame_types import DEFLATE_TAIL, WebSocketProtocolError, is_valid_close_code
 
 __all__ = [
     "FrameParser",

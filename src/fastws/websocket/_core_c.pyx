@@ -17,26 +17,15 @@ cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 
-from fastws import _connection
 from fastws.codec._json_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
+from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE, TOO_BIG_REASON, check_json_limit, json_too_big, too_deep
 from fastws.datastructures._core_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
-from fastws._types import (
-    DEFAULT_MAX_JSON_SIZE,
-    STATES,
-    TOO_BIG_REASON,
-    as_state,
-    bad_type,
-    check_accept,
-    check_close,
-    check_json_limit,
-    event_type,
-    json_too_big,
-    mismatch_error,
-    payload_error,
-    starlette_error,
-    too_deep,
-)
-from fastws._url import URL, Address, State, base_url_scope
+from fastws.datastructures._url import URL, Address, State, base_url_scope
+from fastws.protocol.close import check_close
+from fastws.websocket import _connection
+from fastws.websocket._checks import bad_type, check_accept, event_type, payload_error
+from fastws.websocket._errors import mismatch_error, starlette_error
+from fastws.websocket._state import STATES, as_state
 
 __all__ = ["WebSocket"]
 
@@ -168,7 +157,7 @@ cdef class WebSocket:
 
     __class_getitem__ = classmethod(GenericAlias)
 
-    # What the class speaks (see fastws._types.starlette_error): the state enum members by their
+    # What the class speaks (see fastws.websocket._errors.starlette_error): the state enum members by their
     # number, the factory of every exception raised, and what a message of the other kind
     # (text for receive_bytes, bytes for receive_text) gives. Read only when a state is read or an
     # exception raised, so a dialect subclass costs nothing on the per-message path.
@@ -774,7 +763,7 @@ cdef str _BYTES_KEY = "bytes"
 
 cdef inline bint _json_fits(WebSocket ws, object payload) except -1:
     # Whether a JSON payload is within the connection's max_json_size (docs/errors.md): decided
-    # in C when the payload is under a quarter of the limit, else by fastws._types.json_too_big.
+    # in C when the payload is under a quarter of the limit, else by fastws.codec._limits.json_too_big.
     cdef Py_ssize_t cap = ws._json_cap
     if cap < 0:
         return True
@@ -785,7 +774,7 @@ cdef inline bint _json_fits(WebSocket ws, object payload) except -1:
 
 cdef inline object _decode(bint text, object payload):
     # The parsed JSON of a message; nesting past the recursion limit is invalid JSON
-    # (fastws._types.too_deep).
+    # (fastws.codec._limits.too_deep).
     try:
         if text:
             return decode_json_text(payload)

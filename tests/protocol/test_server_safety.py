@@ -2,7 +2,7 @@
 cancellation safety of ``receive``/``send``, validation of every byte the app hands the handshake,
 control frames under write backpressure, and the denial-response error paths.
 
-The same behaviours over real sockets are in tests/test_server.py.
+The same behaviours over real sockets are in tests/protocol/test_server.py.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import anyio
 import pytest
 from test_server_protocol import HEAD, MASK, FakeTransport, frames, make
 
-from fastws._frame_types import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT
+from fastws.protocol._frame_types import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT
 
 
 @pytest.fixture(params=["c", "py"])
 def codec(request: pytest.FixtureRequest) -> Any:
     if request.param == "c" and request.config.getoption("--no-c-extensions"):
         pytest.skip("needs the compiled extension (--no-c-extensions)")
-    return importlib.import_module(f"fastws._frame_{request.param}")
+    return importlib.import_module(f"fastws.protocol._frame_{request.param}")
 
 
 async def accepted(codec: Any, app: Any = None) -> tuple[Any, FakeTransport, dict[str, Any]]:

@@ -24,8 +24,8 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from fastws import _frame_py
-from fastws._frame_types import OP_CLOSE, OP_PING, OP_TEXT
+from fastws.protocol import _frame_py
+from fastws.protocol._frame_types import OP_CLOSE, OP_PING, OP_TEXT
 from fastws.server import WebSocketProtocol, accept_key
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ PING_TIMEOUT = 0.3
 
 def protocol_class(name: str) -> type:
     """``WebSocketProtocol`` on one codec twin, imported directly (a missing extension fails)."""
-    codec = importlib.import_module(f"fastws._frame_{name}")
+    codec = importlib.import_module(f"fastws.protocol._frame_{name}")
     return type(f"{name.title()}Protocol", (WebSocketProtocol,), {"codec": codec})
 
 

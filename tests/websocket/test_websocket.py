@@ -1248,16 +1248,14 @@ def test_public_websockets_module() -> None:
     for name in ("WebSocket", "WebSocketClose", "WebSocketDisconnect", "WebSocketDisconnected", "WebSocketState"):
         assert hasattr(sw, name) and hasattr(fastws.websockets, name)
         assert getattr(fastws, name) is getattr(fastws.websockets, name)
-    assert (
-        fastws.websockets.WebSocket
-        is importlib.import_module(f"fastws._websocket_{'c' if fastws.IMPLEMENTATION == 'cython' else 'py'}").WebSocket
-    )
+    twin = "c" if fastws.IMPLEMENTATION == "cython" else "py"
+    assert fastws.websockets.WebSocket is importlib.import_module(f"fastws.websocket._core_{twin}").WebSocket
 
 
 # -- the two twins: same public names, same docstrings ---------------------------------------------------
 
 _SIGNATURE_LINE = re.compile(r"^[A-Za-z_][\w.]*\(.*\)(\s*->\s*\S+)?$")
-TWIN_MODULES = ["_websocket", "datastructures._core", "codec._json"]
+TWIN_MODULES = ["websocket._core", "datastructures._core", "codec._json"]
 _MISSING = object()
 
 
@@ -1303,8 +1301,8 @@ def test_twins_expose_the_same_names(module: str) -> None:
 
 @pytest.mark.compiled
 def test_twin_websocket_instances_expose_the_same_names() -> None:
-    c = importlib.import_module("fastws._websocket_c").WebSocket(make_scope(), None, None)
-    py = importlib.import_module("fastws._websocket_py").WebSocket(make_scope(), None, None)
+    c = importlib.import_module("fastws.websocket._core_c").WebSocket(make_scope(), None, None)
+    py = importlib.import_module("fastws.websocket._core_py").WebSocket(make_scope(), None, None)
     assert public_names(c) == public_names(py)
 
 

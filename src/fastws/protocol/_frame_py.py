@@ -7,7 +7,7 @@ the validated payload, read it with :func:`parse_close`). Fragmented messages ar
 control frames between fragments come out when they arrive. The writer functions build unmasked
 server frames (and masked client frames, for tests and clients).
 
-Errors: :class:`fastws._frame_types.WebSocketProtocolError` with the close code to send (1002,
+Errors: :class:`fastws.protocol._frame_types.WebSocketProtocolError` with the close code to send (1002,
 1007, 1009); the same class in both twins.
 """
 
@@ -17,7 +17,7 @@ import codecs
 import zlib
 from typing import Any
 
-from fastws._frame_types import (
+from fastws.protocol._frame_types import (
     DEFLATE_TAIL,
     OP_BINARY,
     OP_CLOSE,

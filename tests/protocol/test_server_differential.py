@@ -24,8 +24,8 @@ import pytest
 from test_server import MASK, LiveServer, client, protocol_class, raw_frames, raw_open, record, run
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from fastws import _frame_py
-from fastws._frame_types import OP_CLOSE, OP_TEXT
+from fastws.protocol import _frame_py
+from fastws.protocol._frame_types import OP_CLOSE, OP_TEXT
 
 pytestmark = pytest.mark.e2e
 

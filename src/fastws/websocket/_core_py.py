@@ -12,26 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from fastws import _connection
-from fastws._codec_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
-from fastws._datastructures_py import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws._types import (
-    DEFAULT_MAX_JSON_SIZE,
-    STATES,
-    TOO_BIG_REASON,
-    WebSocketState,
-    as_state,
-    bad_type,
-    check_accept,
-    check_close,
-    check_json_limit,
-    json_too_big,
-    mismatch_error,
-    payload_error,
-    starlette_error,
-    too_deep,
-)
-from fastws._url import URL, Address, State, base_url_scope
+from fastws.codec._json_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
+from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE, TOO_BIG_REASON, check_json_limit, json_too_big, too_deep
+from fastws.datastructures._core_py import Headers, QueryParams, parse_cookie, url_from_scope
+from fastws.datastructures._url import URL, Address, State, base_url_scope
+from fastws.protocol.close import check_close
+from fastws.websocket import _connection
+from fastws.websocket._checks import bad_type, check_accept, payload_error
+from fastws.websocket._errors import mismatch_error, starlette_error
+from fastws.websocket._state import STATES, WebSocketState, as_state
 
 __all__ = ["WebSocket"]
 
@@ -74,7 +63,7 @@ def _bytes_of(message: Any, ws: Any) -> bytes:
 
 def _too_big(ws: Any, payload: Any) -> bool:
     # Whether a JSON payload is over the connection's max_json_size (docs/errors.md): decided here
-    # when it is under a quarter of the limit, else by fastws._types.json_too_big.
+    # when it is under a quarter of the limit, else by fastws.codec._limits.json_too_big.
     limit = ws._max_json
     if limit is _UNSET:
         limit = ws.max_json_size
@@ -173,7 +162,7 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
-    # What the class speaks (see fastws._types.starlette_error): the state enum members by their
+    # What the class speaks (see fastws.websocket._errors.starlette_error): the state enum members by their
     # number, the factory of every exception raised, and what a message of the other kind
     # (text for receive_bytes, bytes for receive_text) gives. Read only when a state is read or an
     # exception raised, so a dialect subclass costs nothing on the per-message path.

@@ -165,7 +165,7 @@ binaries = st.one_of(
 codes = st.one_of(st.sampled_from([1000, 1001, 1005, 1006, 1008, 1011, 4000]), st.integers(1000, 4999))
 reasons = st.one_of(st.none(), st.text(max_size=6))
 # What the app may pass to close(): fastws rejects the others with ValueError (docs/errors.md,
-# tests/test_bad_input.py); Starlette sends them as they are.
+# tests/websocket/test_bad_input.py); Starlette sends them as they are.
 close_codes = st.one_of(st.sampled_from([1000, 1001, 1008, 1011, 4000]), st.integers(3000, 4999))
 
 

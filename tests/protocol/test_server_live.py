@@ -20,8 +20,8 @@ from test_server import KEY, MASK, LiveServer, client, protocol_class, raw_frame
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
 import fastws
-from fastws import _frame_py
-from fastws._frame_types import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT
+from fastws.protocol import _frame_py
+from fastws.protocol._frame_types import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT
 from fastws.server import WebSocketProtocol
 
 pytestmark = pytest.mark.e2e

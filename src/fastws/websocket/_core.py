@@ -10,9 +10,9 @@ from fastws._compat import NO_EXTENSIONS
 __all__ = ["WebSocket"]
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from fastws._websocket_py import WebSocket
+    from fastws.websocket._core_py import WebSocket
 else:
     try:
-        from fastws._websocket_c import WebSocket
+        from fastws.websocket._core_c import WebSocket
     except ImportError:  # no compiled extension was built: the twin serves
-        from fastws._websocket_py import WebSocket
+        from fastws.websocket._core_py import WebSocket

@@ -42,7 +42,7 @@ EXIT_TIMEOUT = 5.0
 #: Whether the compiled extension modules were built for this interpreter.
 COMPILED = all(
     importlib.util.find_spec(f"fastws.{name}_c") is not None
-    for name in ("_websocket", "datastructures._core", "codec._json")
+    for name in ("websocket._core", "datastructures._core", "codec._json")
 )
 
 BANNER = re.compile(

@@ -22,7 +22,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from fastws.protocol._frame_types import DEFLATE_TAIL, WebSocketProtocolError, is_valid_close_code
+from fastws.protocol._frame_types import DEFLATE_TAIL, WebSocketProtocolError
+from fastws.protocol.close import SENDABLE_CLOSE_CODES
 
 __all__ = [
     "FrameParser",
@@ -35,7 +36,7 @@ __all__ = [
 
 cdef object _UTF8Decoder = codecs.getincrementaldecoder("utf-8")
 cdef object _Error = WebSocketProtocolError
-cdef object _is_valid_close_code = is_valid_close_code
+cdef frozenset _SENDABLE = SENDABLE_CLOSE_CODES
 cdef object _decompressobj = zlib.decompressobj
 cdef object _ZlibError = zlib.error
 cdef bytes _DEFLATE_TAIL = DEFLATE_TAIL
@@ -154,7 +155,7 @@ def close_payload(int code=1000, str reason=""):
     """The payload of a close frame (RFC 6455 section 5.5.1): ``code`` as 2 big-endian bytes
     then ``reason`` in UTF-8. Raises ``ValueError`` if ``code`` may not be sent (see
     ``is_valid_close_code``) or ``reason`` is longer than 123 UTF-8 bytes."""
-    if not _is_valid_close_code(code):
+    if code not in _SENDABLE:
         raise ValueError(f"close code {code} may not be sent (1000-1003, 1007-1014, 3000-4999)")
     cdef bytes data = reason.encode("utf-8")
     if PyBytes_GET_SIZE(data) > MAX_REASON:
@@ -174,7 +175,7 @@ def parse_close(payload):
         raise _Error(1002, "close frame payload of 1 byte, expected 0 or 2 or more")
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
     cdef long code = (<long>p[0] << 8) | p[1]
-    if not _is_valid_close_code(code):
+    if code not in _SENDABLE:
         raise _Error(1002, f"invalid close code {code}")
     try:
         reason = data[2:].decode("utf-8")

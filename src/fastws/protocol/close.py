@@ -1,9 +1,9 @@
 """Close codes and the rules for sending them: the one home of both (RFC 6455 sections 5.5, 7.4).
 
 ``CloseCode`` is the vocabulary; the ``CLOSE_*`` integers the frame codec uses and
-``fastws.fanout.TRY_AGAIN_LATER`` are aliases of its members. ``is_valid_close_code`` is the one
-rule for which codes may appear on the wire, used by the frame codec (both twins), the server and
-``check_close`` (what an app may pass to ``close``).
+``fastws.fanout.TRY_AGAIN_LATER`` are aliases of its members. ``SENDABLE_CLOSE_CODES`` is the one
+rule for which codes may appear on the wire (``is_valid_close_code`` tests it), used by the frame
+codec (both twins, so the server too) and by ``check_close`` (what an app may pass to ``close``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = [
     "CLOSE_NO_STATUS",
     "CLOSE_PROTOCOL_ERROR",
     "MAX_CLOSE_REASON_BYTES",
+    "SENDABLE_CLOSE_CODES",
     "CloseCode",
     "check_close",
     "is_valid_close_code",
@@ -68,11 +69,18 @@ CLOSE_MESSAGE_TOO_BIG = int(CloseCode.MESSAGE_TOO_BIG)
 MAX_CLOSE_REASON_BYTES = 123
 
 
+#: The one rule for which codes may appear in a close frame on the wire (RFC 6455 section 7.4,
+#: IANA registry): 1000-1003, 1007-1014 and 3000-4999 for libraries and applications; 1004, 1005,
+#: 1006 and 1015 are reserved and never sent. A set, so a check is one membership test (close()
+#: checks its code on every call).
+SENDABLE_CLOSE_CODES = frozenset((*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)))
+
+
 def is_valid_close_code(code: int) -> bool:
-    """Whether ``code`` may appear in a close frame on the wire (RFC 6455 section 7.4, IANA
-    registry): 1000-1003, 1007-1014 and the 3000-4999 range for libraries and applications.
-    1004, 1005, 1006 and 1015 are reserved and must never be sent."""
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+    """Whether ``code`` may appear in a close frame on the wire: ``code in SENDABLE_CLOSE_CODES``
+    (RFC 6455 section 7.4, IANA registry: 1000-1003, 1007-1014 and the 3000-4999 range for libraries
+    and applications; 1004, 1005, 1006 and 1015 are reserved and must never be sent)."""
+    return code in SENDABLE_CLOSE_CODES
 
 
 def check_close(code: object, reason: object) -> None:
@@ -91,7 +99,7 @@ def check_close(code: object, reason: object) -> None:
     """
     if not isinstance(code, int) or isinstance(code, bool):
         raise TypeError(f"close code must be an int, got {type(code).__name__}")
-    if not is_valid_close_code(code):
+    if code not in SENDABLE_CLOSE_CODES:
         raise ValueError(
             f"invalid close code {code}: an app may send 1000-1003, 1007-1014 or 3000-4999 "
             "(RFC 6455 section 7.4; 1004-1006 and 1015 are reserved)"

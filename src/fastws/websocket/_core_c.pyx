@@ -401,9 +401,9 @@ cdef class WebSocket:
         return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
-    cdef object _error(self, str kind, object a=None, object b=None):
+    cdef object _error(self, str kind, object detail=None, object reason=None):
         # The exception to raise for `kind`, as the class's dialect builds it.
-        return type(self)._fastws_error(kind, a, b)
+        return type(self)._fastws_error(kind, detail, reason)
 
     cdef int _receivable(self) except -1:
         # The client state before awaiting a typed receive; raises what Starlette raises.
@@ -502,7 +502,7 @@ cdef class WebSocket:
         Source: Starlette docs "Sending and receiving messages"; ASGI spec 2.4.
         """
         cdef _Op op = _new_op(self, K_SEND)
-        op.a = message
+        op.data = message
         return op
 
     # -- handshake and close ----------------------------------------------------------------------
@@ -524,9 +524,9 @@ cdef class WebSocket:
             WebSocketDisconnected: the connection was already closed.
         """
         cdef _Op op = _new_op(self, K_ACCEPT)
-        op.a = subprotocol
-        op.b = headers
-        op.state = bool(type(self)._fastws_checks)  # read here, so the op's step stays as small as before
+        op.subprotocol = subprotocol
+        op.headers = headers
+        op.checks = type(self)._fastws_checks  # read here, so the op's step stays as small as before
         return op
 
     def close(self, code=1000, reason=None):
@@ -549,9 +549,9 @@ cdef class WebSocket:
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
         cdef _Op op = _new_op(self, K_CLOSE)
-        op.a = code
-        op.b = reason
-        op.state = bool(type(self)._fastws_checks)  # read here, so the op's step stays as small as before
+        op.code = code
+        op.reason = reason
+        op.checks = type(self)._fastws_checks  # read here, so the op's step stays as small as before
         return op
 
     async def send_denial_response(self, response):
@@ -624,7 +624,7 @@ cdef class WebSocket:
             WebSocketDisconnected, UnexpectedMessageType: as ``receive_text``.
         """
         cdef _Op op = _new_op(self, K_JSON)
-        op.a = mode
+        op.mode = mode
         return op
 
     def iter_text(self):
@@ -678,7 +678,7 @@ cdef class WebSocket:
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
         cdef _Op op = _new_op(self, K_SEND_TEXT)
-        op.a = data
+        op.data = data
         return op
 
     def send_bytes(self, data):
@@ -693,7 +693,7 @@ cdef class WebSocket:
             WebSocketDisconnect: the server's ``send`` raised ``OSError`` (code 1006).
         """
         cdef _Op op = _new_op(self, K_SEND_BYTES)
-        op.a = data
+        op.data = data
         return op
 
     def send_json(self, data, mode="text"):
@@ -712,8 +712,8 @@ cdef class WebSocket:
             WebSocketDisconnected, WebSocketDisconnect: as ``send_text``.
         """
         cdef _Op op = _new_op(self, K_SEND_JSON)
-        op.a = data
-        op.b = mode
+        op.data = data
+        op.mode = mode
         return op
 
 
@@ -814,6 +814,14 @@ cdef object _await_iter(object awaitable):
     return method(awaitable)
 
 
+cdef enum _Stage:
+    # Which server call an op is in (_Op.stage).
+    STAGE_FIRST = 0  # the op's one server call (a receive or a send)
+    STAGE_AWAIT_CONNECT = 1  # accept() waits for websocket.connect before sending websocket.accept
+    STAGE_ACCEPT_SENT = 2  # accept() sent websocket.accept
+    STAGE_TOO_BIG_CLOSE = 3  # a JSON message over max_json_size: the 1009 close was sent
+
+
 cdef inline _Op _new_op(WebSocket ws, int kind):
     # The other fields start as None/0; callers set the ones their kind uses.
     cdef _Op op = _Op.__new__(_Op)
@@ -831,12 +839,23 @@ cdef class _Op:
 
     cdef WebSocket ws
     cdef int kind
-    cdef int state
+    # The client state when a receive started (CONNECTED/DISCONNECTED...), for _after_receive.
+    cdef int client_state
+    # Which server call self.inner is (the _Stage names).
     cdef int stage
     cdef bint started
+    # A send on an open connection: an OSError from the server is reported as a disconnect (1006).
     cdef bint wrap
-    cdef object a
-    cdef object b
+    # accept()/close(): whether the class checks the subprotocol, code and reason (_fastws_checks).
+    cdef bint checks
+    # The arguments, by kind: send_text/send_bytes/send_json's data and send()'s message; the JSON
+    # mode of receive_json/send_json; accept's subprotocol and headers; close's code and reason.
+    cdef object data
+    cdef object mode
+    cdef object subprotocol
+    cdef object headers
+    cdef object code
+    cdef object reason
     cdef object inner
     cdef _Iter owner
 
@@ -846,37 +865,37 @@ cdef class _Op:
         cdef int kind = self.kind
         if _receives(kind):
             if kind == K_RECEIVE:
-                self.state = ws._client
-                if self.state == DISCONNECTED:
+                self.client_state = ws._client
+                if self.client_state == DISCONNECTED:
                     raise ws._error("receive_after_disconnect")
             else:
-                if kind == K_JSON and self.a != "text" and self.a != "binary":
+                if kind == K_JSON and self.mode != "text" and self.mode != "binary":
                     raise ws._error("bad_mode")
-                self.state = ws._receivable()
+                self.client_state = ws._receivable()
             self.inner = _await_iter(ws._receive())
             return 0
         if kind == K_ACCEPT:
             # Without the class's checks the subprotocol goes to the server as given, as the
-            # dialect's framework does (self.state: _fastws_checks, read by accept()).
-            self.b = check_accept(ws.scope, self.a if self.state else None, self.b)
+            # dialect's framework does.
+            self.headers = check_accept(ws.scope, self.subprotocol if self.checks else None, self.headers)
             if ws._client == CONNECTING:
                 # If we haven't yet seen the 'connect' message, then wait for it first.
-                self.stage = 1
+                self.stage = STAGE_AWAIT_CONNECT
                 self.inner = _await_iter(ws._receive())
             else:
                 self._send_accept()
             return 0
         if kind == K_SEND_TEXT:
-            message = {"type": "websocket.send", "text": self.a}
+            message = {"type": "websocket.send", "text": self.data}
             self.wrap = ws._before_send("websocket.send", None)
         elif kind == K_SEND_BYTES:
-            message = {"type": "websocket.send", "bytes": self.a}
+            message = {"type": "websocket.send", "bytes": self.data}
             self.wrap = ws._before_send("websocket.send", None)
         elif kind == K_SEND_JSON:
-            if self.b == "text":
-                message = {"type": "websocket.send", "text": encode_json_text(self.a)}
-            elif self.b == "binary":
-                message = {"type": "websocket.send", "bytes": encode_json_bytes(self.a)}
+            if self.mode == "text":
+                message = {"type": "websocket.send", "text": encode_json_text(self.data)}
+            elif self.mode == "binary":
+                message = {"type": "websocket.send", "bytes": encode_json_bytes(self.data)}
             else:
                 raise ws._error("bad_mode")
             self.wrap = ws._before_send("websocket.send", None)
@@ -884,23 +903,23 @@ cdef class _Op:
             # Before accept the close is a handshake denial (HTTP 403): servers drop the code and
             # reason, so they are passed on unchecked, as Starlette does (FastAPI closes with a
             # list as the reason there).
-            if self.state and ws._application != CONNECTING:  # self.state: _fastws_checks
-                check_close(self.a, self.b)
-            message = {"type": "websocket.close", "code": self.a, "reason": self.b or ""}
+            if self.checks and ws._application != CONNECTING:
+                check_close(self.code, self.reason)
+            message = {"type": "websocket.close", "code": self.code, "reason": self.reason or ""}
             self.wrap = ws._before_send("websocket.close", message)
         else:  # K_SEND
-            message = self.a
+            message = self.data
             self.wrap = ws._before_send(message["type"], message)
-        self.a = self.b = None
+        self.data = self.code = self.reason = None
         self.inner = _await_iter(ws._send(message))
         return 0
 
     cdef int _send_accept(self) except -1:
-        headers = self.b or []
+        headers = self.headers or []
         self.ws._before_send("websocket.accept", None)
-        self.stage = 2
+        self.stage = STAGE_ACCEPT_SENT
         self.inner = _await_iter(
-            self.ws._send({"type": "websocket.accept", "subprotocol": self.a, "headers": headers})
+            self.ws._send({"type": "websocket.accept", "subprotocol": self.subprotocol, "headers": headers})
         )
         return 0
 
@@ -909,17 +928,17 @@ cdef class _Op:
         # the next server call (accept's second stage, in self.inner).
         cdef WebSocket ws = self.ws
         cdef int kind = self.kind
-        if self.stage == 3:  # the 1009 close after a JSON message over max_json_size was sent
+        if self.stage == STAGE_TOO_BIG_CLOSE:
             raise ws._error("disconnect", 1009, TOO_BIG_REASON)
         if not _receives(kind):
-            if kind == K_ACCEPT and self.stage == 1:
+            if kind == K_ACCEPT and self.stage == STAGE_AWAIT_CONNECT:
                 ws._after_receive(value, CONNECTING, False)
                 self._send_accept()
             return None
         if kind == K_RECEIVE:
-            return ws._after_receive(value, self.state, False)
+            return ws._after_receive(value, self.client_state, False)
         if _iterates(kind):
-            message = ws._after_receive(value, self.state, False)
+            message = ws._after_receive(value, self.client_state, False)
             if message["type"] == "websocket.disconnect":
                 message["code"]  # a disconnect without a code is a KeyError, as in Starlette
                 self.owner.finished = True
@@ -932,24 +951,24 @@ cdef class _Op:
                     return self._close_too_big()
                 return _decode(True, payload)
             return _text_of(message, ws)
-        message = ws._after_receive(value, self.state, True)
+        message = ws._after_receive(value, self.client_state, True)
         if kind == K_TEXT:
             return _text_of(message, ws)
         if kind == K_BYTES:
             return _bytes_of(message, ws)
-        payload = _text_of(message, ws) if self.a == "text" else _bytes_of(message, ws)
+        payload = _text_of(message, ws) if self.mode == "text" else _bytes_of(message, ws)
         if not _json_fits(ws, payload):
             return self._close_too_big()
-        if self.a == "text":
+        if self.mode == "text":
             return _decode(True, payload)
         return _decode(False, payload)
 
     cdef object _close_too_big(self):
-        # A JSON message over max_json_size: send the 1009 close (stage 3), then _finish raises
+        # A JSON message over max_json_size: send the 1009 close (STAGE_TOO_BIG_CLOSE), then _finish raises
         # WebSocketDisconnect(1009) (or _failed, when the send fails with OSError).
         message = {"type": "websocket.close", "code": 1009, "reason": TOO_BIG_REASON}
         self.ws._before_send("websocket.close", message)
-        self.stage = 3
+        self.stage = STAGE_TOO_BIG_CLOSE
         self.inner = _await_iter(self.ws._send(message))
         return None
 
@@ -957,7 +976,7 @@ cdef class _Op:
         # The server call raised (the exception is set): on an open connection an OSError means
         # the client is gone, reported as WebSocketDisconnect(1006) as Starlette does.
         self.inner = None
-        if self.stage == 3:
+        if self.stage == STAGE_TOO_BIG_CLOSE:
             try:
                 _propagate()
             except OSError:
@@ -1017,9 +1036,9 @@ cdef class _Op:
         cdef object value
         cdef bint usable
         if kind <= K_LAST_FAST_RECEIVE:
-            if kind == K_JSON and self.a != "text" and self.a != "binary":
+            if kind == K_JSON and self.mode != "text" and self.mode != "binary":
                 raise ws._error("bad_mode")
-            self.state = CONNECTED
+            self.client_state = CONNECTED
             awaitable = ws._receive()
         else:
             self.wrap = True
@@ -1038,16 +1057,16 @@ cdef class _Op:
                     presult[0] = <PyObject*>None
                     return PYGEN_RETURN
             if kind == K_SEND_TEXT:
-                message = {"type": "websocket.send", "text": self.a}
+                message = {"type": "websocket.send", "text": self.data}
             elif kind == K_SEND_BYTES:
-                message = {"type": "websocket.send", "bytes": self.a}
-            elif self.b == "text":
-                message = {"type": "websocket.send", "text": encode_json_text(self.a)}
-            elif self.b == "binary":
-                message = {"type": "websocket.send", "bytes": encode_json_bytes(self.a)}
+                message = {"type": "websocket.send", "bytes": self.data}
+            elif self.mode == "text":
+                message = {"type": "websocket.send", "text": encode_json_text(self.data)}
+            elif self.mode == "binary":
+                message = {"type": "websocket.send", "bytes": encode_json_bytes(self.data)}
             else:
                 raise ws._error("bad_mode")
-            self.a = None
+            self.data = None
             awaitable = ws._send(message)
         if not PyCoro_CheckExact(awaitable):
             awaitable = _await_iter(awaitable)
@@ -1062,7 +1081,7 @@ cdef class _Op:
             if type(value) is dict:
                 message_type = (<dict>value).get("type")
                 if message_type is _RECEIVE_TYPE or message_type == _RECEIVE_TYPE:
-                    if _payload_key(kind, self.a) is _TEXT_KEY:
+                    if _payload_key(kind, self.mode) is _TEXT_KEY:
                         payload = (<dict>value).get(_TEXT_KEY)
                         usable = type(payload) is str and (
                             PyDict_GET_SIZE(value) == 2 or (<dict>value).get(_BYTES_KEY) is None
@@ -1077,7 +1096,7 @@ cdef class _Op:
                         presult[0] = <PyObject*>payload
                         return PYGEN_RETURN
                     if usable and _json_fits(ws, payload):
-                        payload = _decode(kind == K_ITER_JSON or self.a == "text", payload)
+                        payload = _decode(kind == K_ITER_JSON or self.mode == "text", payload)
                         Py_INCREF(payload)
                         presult[0] = <PyObject*>payload
                         return PYGEN_RETURN

@@ -351,9 +351,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
-    def _error(self, kind: str, a: Any = None, b: Any = None) -> BaseException:
+    def _error(self, kind: str, detail: Any = None, reason: Any = None) -> BaseException:
         # The exception to raise for `kind`, as the class's dialect builds it.
-        return type(self)._fastws_error(kind, a, b)
+        return type(self)._fastws_error(kind, detail, reason)
 
     def _receivable(self) -> WebSocketState:
         # The client state before awaiting a typed receive; raises what Starlette raises.

@@ -19,12 +19,13 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from fastws.codec._json_c cimport decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE, TOO_BIG_REASON, check_json_limit, json_too_big, too_deep
-from fastws.datastructures._core_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes, url_from_scope
-from fastws.datastructures._url import URL, Address, State, base_url_scope
+from fastws.datastructures import _core_c as _datastructures_c
+from fastws.datastructures._core_c cimport Headers, headers_from_scope, parse_cookie, query_params_from_bytes
 from fastws.protocol.close import check_close
 from fastws.websocket import _connection
 from fastws.websocket._checks import bad_type, check_accept, event_type, payload_error
 from fastws.websocket._errors import mismatch_error, starlette_error
+from fastws.websocket._info import ConnectionInfo
 from fastws.websocket._state import STATES, as_state
 
 __all__ = ["WebSocket"]
@@ -144,11 +145,9 @@ cdef class WebSocket:
     cdef object _send_hooked
     cdef int _client
     cdef int _application
-    cdef object _url
     cdef object _headers
     cdef object _query_params
     cdef object _cookies
-    cdef object _state
     # max_json_size + 1; -1 for no limit; 0 until read from the class's default_max_json_size
     # (so a subclass __init__ that skips this one still gets the default).
     cdef Py_ssize_t _json_cap
@@ -269,33 +268,20 @@ cdef class WebSocket:
         return 0
 
     # -- connection info ------------------------------------------------------------------------
-    @property
-    def app(self):
-        """The ASGI application that handles the connection (``scope["app"]``).
-
-        Raises:
-            KeyError: the server or framework put no ``app`` in the scope.
-        """
-        return self.scope["app"]
-
-    @property
-    def url(self):
-        """URL: the connection's URL (``ws://host:port/path?query``), built once from the scope: the
-        ``Host`` header when valid, else ``server``.
-
-        Raises:
-            KeyError: the scope has no ``path`` or ``headers``.
-            UnicodeDecodeError: the query string is not UTF-8.
-        """
-        if self._url is None:
-            self._url = URL(url_from_scope(self.scope))
-        return self._url
-
-    @property
-    def base_url(self):
-        """URL: the application's root URL (``root_path`` with a trailing slash, no query).
-        """
-        return URL(url_from_scope(base_url_scope(self.scope)))
+    # app, url, base_url, path_params, client, state, session, auth, user and url_for: the shared
+    # Python mixin's properties (fastws.websocket._info), off every per-message path; headers,
+    # query_params and cookies stay compiled (the handshake reads them: 28% slower as Python).
+    _fastws_url_from_scope = staticmethod(_datastructures_c.url_from_scope)
+    app = ConnectionInfo.app
+    url = ConnectionInfo.url
+    base_url = ConnectionInfo.base_url
+    path_params = ConnectionInfo.path_params
+    client = ConnectionInfo.client
+    state = ConnectionInfo.state
+    session = ConnectionInfo.session
+    auth = ConnectionInfo.auth
+    user = ConnectionInfo.user
+    url_for = ConnectionInfo.url_for
 
     @property
     def headers(self):
@@ -319,12 +305,6 @@ cdef class WebSocket:
         return self._query_params
 
     @property
-    def path_params(self):
-        """dict[str, Any]: the router's path parameters (``scope["path_params"]``, ``{}`` when absent).
-        """
-        return self.scope.get("path_params", {})
-
-    @property
     def cookies(self):
         """dict[str, str]: the cookies of every ``Cookie`` header, parsed as browsers send them
         (Starlette's ``cookie_parser``), built once.
@@ -336,69 +316,6 @@ cdef class WebSocket:
                 cookies.update(parse_cookie(header))
             self._cookies = cookies
         return self._cookies
-
-    @property
-    def client(self):
-        """Address | None: the client's ``(host, port)`` from ``scope["client"]``, ``None`` when unknown.
-        """
-        host_port = self.scope.get("client")
-        if host_port is not None:
-            return Address(*host_port)
-        return None
-
-    @property
-    def state(self):
-        """State: per-connection state backed by ``scope["state"]`` (created empty when absent).
-        """
-        if self._state is None:
-            self.scope.setdefault("state", {})
-            self._state = State(self.scope["state"])
-        return self._state
-
-    @property
-    def session(self):
-        """The session dict put in the scope by Starlette's ``SessionMiddleware``.
-
-        Raises:
-            AssertionError: no session middleware is installed.
-        """
-        return _connection.session(self.scope)
-
-    @property
-    def auth(self):
-        """The credentials put in the scope by ``AuthenticationMiddleware``.
-
-        Raises:
-            AssertionError: no authentication middleware is installed.
-        """
-        assert "auth" in self.scope, "AuthenticationMiddleware must be installed to access request.auth"
-        return self.scope["auth"]
-
-    @property
-    def user(self):
-        """The user put in the scope by ``AuthenticationMiddleware``.
-
-        Raises:
-            AssertionError: no authentication middleware is installed.
-        """
-        assert "user" in self.scope, "AuthenticationMiddleware must be installed to access request.user"
-        return self.scope["user"]
-
-    def url_for(self, name, /, **path_params):
-        """The absolute URL of a named route of the app or router in the scope.
-
-        Args:
-            name (str): the route name.
-            **path_params: its path parameters.
-
-        Returns:
-            URL: the absolute URL.
-
-        Raises:
-            RuntimeError: the scope has no ``router`` or ``app`` that builds URLs.
-            starlette.routing.NoMatchFound: no route of that name and parameters.
-        """
-        return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
     cdef object _error(self, str kind, object detail=None, object reason=None):

@@ -15,11 +15,11 @@ from typing import Any, Generic, TypeVar
 from fastws.codec._json_py import decode_json_bytes, decode_json_text, encode_json_bytes, encode_json_text
 from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE, TOO_BIG_REASON, check_json_limit, json_too_big, too_deep
 from fastws.datastructures._core_py import Headers, QueryParams, parse_cookie, url_from_scope
-from fastws.datastructures._url import URL, Address, State, base_url_scope
 from fastws.protocol.close import check_close
 from fastws.websocket import _connection
 from fastws.websocket._checks import bad_type, check_accept, payload_error
 from fastws.websocket._errors import mismatch_error, starlette_error
+from fastws.websocket._info import ConnectionInfo
 from fastws.websocket._state import STATES, WebSocketState, as_state
 
 __all__ = ["WebSocket"]
@@ -92,7 +92,7 @@ def _send_hook(send: Any) -> Any:
     return getattr(send.__self__, name, None)
 
 
-class WebSocket(Mapping[str, Any], Generic[StateT]):
+class WebSocket(ConnectionInfo, Mapping[str, Any], Generic[StateT]):
     """An ASGI WebSocket connection: a drop-in for ``starlette.websockets.WebSocket`` (1.10.0).
 
     Args:
@@ -142,11 +142,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
             self._send_hooked = send
         self._client = _CONNECTING
         self._application = _CONNECTING
-        self._url: URL | None = None
         self._headers: Headers | None = None
         self._query_params: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
         self._max_json: Any = _UNSET
 
     # -- mapping over the scope; identity equality (starlette.requests.HTTPConnection) --------
@@ -220,33 +218,9 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         self._max_json = check_json_limit(value)
 
     # -- connection info ------------------------------------------------------------------------
-    @property
-    def app(self) -> Any:
-        """The ASGI application that handles the connection (``scope["app"]``).
-
-        Raises:
-            KeyError: the server or framework put no ``app`` in the scope.
-        """
-        return self.scope["app"]
-
-    @property
-    def url(self) -> URL:
-        """URL: the connection's URL (``ws://host:port/path?query``), built once from the scope: the
-        ``Host`` header when valid, else ``server``.
-
-        Raises:
-            KeyError: the scope has no ``path`` or ``headers``.
-            UnicodeDecodeError: the query string is not UTF-8.
-        """
-        if self._url is None:
-            self._url = URL(url_from_scope(self.scope))
-        return self._url
-
-    @property
-    def base_url(self) -> URL:
-        """URL: the application's root URL (``root_path`` with a trailing slash, no query).
-        """
-        return URL(url_from_scope(base_url_scope(self.scope)))
+    # app, url, base_url, path_params, client, state, session, auth, user and url_for come from the
+    # shared mixin (fastws.websocket._info); headers, query_params and cookies are each twin's own.
+    _fastws_url_from_scope: Any = staticmethod(url_from_scope)
 
     @property
     def headers(self) -> Headers:
@@ -270,12 +244,6 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
         return self._query_params
 
     @property
-    def path_params(self) -> dict[str, Any]:
-        """dict[str, Any]: the router's path parameters (``scope["path_params"]``, ``{}`` when absent).
-        """
-        return self.scope.get("path_params", {})
-
-    @property
     def cookies(self) -> dict[str, str]:
         """dict[str, str]: the cookies of every ``Cookie`` header, parsed as browsers send them
         (Starlette's ``cookie_parser``), built once.
@@ -286,69 +254,6 @@ class WebSocket(Mapping[str, Any], Generic[StateT]):
                 cookies.update(parse_cookie(header))
             self._cookies = cookies
         return self._cookies
-
-    @property
-    def client(self) -> Address | None:
-        """Address | None: the client's ``(host, port)`` from ``scope["client"]``, ``None`` when unknown.
-        """
-        host_port = self.scope.get("client")
-        if host_port is not None:
-            return Address(*host_port)
-        return None
-
-    @property
-    def state(self) -> State:
-        """State: per-connection state backed by ``scope["state"]`` (created empty when absent).
-        """
-        if self._state is None:
-            self.scope.setdefault("state", {})
-            self._state = State(self.scope["state"])
-        return self._state
-
-    @property
-    def session(self) -> Any:
-        """The session dict put in the scope by Starlette's ``SessionMiddleware``.
-
-        Raises:
-            AssertionError: no session middleware is installed.
-        """
-        return _connection.session(self.scope)
-
-    @property
-    def auth(self) -> Any:
-        """The credentials put in the scope by ``AuthenticationMiddleware``.
-
-        Raises:
-            AssertionError: no authentication middleware is installed.
-        """
-        assert "auth" in self.scope, "AuthenticationMiddleware must be installed to access request.auth"
-        return self.scope["auth"]
-
-    @property
-    def user(self) -> Any:
-        """The user put in the scope by ``AuthenticationMiddleware``.
-
-        Raises:
-            AssertionError: no authentication middleware is installed.
-        """
-        assert "user" in self.scope, "AuthenticationMiddleware must be installed to access request.user"
-        return self.scope["user"]
-
-    def url_for(self, name: str, /, **path_params: Any) -> URL:
-        """The absolute URL of a named route of the app or router in the scope.
-
-        Args:
-            name (str): the route name.
-            **path_params: its path parameters.
-
-        Returns:
-            URL: the absolute URL.
-
-        Raises:
-            RuntimeError: the scope has no ``router`` or ``app`` that builds URLs.
-            starlette.routing.NoMatchFound: no route of that name and parameters.
-        """
-        return _connection.url_for(self, name, **path_params)
 
     # -- the state machine ------------------------------------------------------------------------
     def _error(self, kind: str, detail: Any = None, reason: Any = None) -> BaseException:

@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
         r"WebSocketProtocol\.(data_received|_dispatch|_put|_wake) ",
     ),
     ("protocol: run_asgi and the rest", r"fastws/server\.py"),
-    ("WebSocket class (_websocket_c)", r"fastws/websocket/_core_c|fastws/websocket/_core_py|fastws/_websocket\.py"),
+    ("WebSocket class (websocket/_core_c)", r"fastws/websocket/"),
     ("app (echo loop)", r"fastws/bench/_e2e_server\.py"),
     ("uvicorn ProxyHeadersMiddleware", r"uvicorn/middleware/"),
     ("task step (asyncio Task, Future)", r"task_step|_asynciomodule|future_|asyncio/(futures|tasks)\.py|FutureObj"),

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fastws import server as server_module
+from fastws.protocol import deflate as deflate_module
 from fastws.protocol._frame_types import OP_BINARY, OP_TEXT, WebSocketProtocolError
 
 MASK = b"\x01\x02\x03\x04"
@@ -188,12 +189,12 @@ def test_shared_compressor_is_per_thread() -> None:
 
     def other() -> None:
         negotiated[1].compress(b"other thread")
-        seen.append(server_module._shared_compressors())
+        seen.append(deflate_module.shared_compressors())
 
     thread = threading.Thread(target=other)
     thread.start()
     thread.join(10)
-    assert seen and seen[0] is not server_module._shared_compressors()
-    mine = server_module._shared_compressors()
-    bits = server_module._SERVER_WINDOW_BITS  # what a 15-bit negotiation compresses with
+    assert seen and seen[0] is not deflate_module.shared_compressors()
+    mine = deflate_module.shared_compressors()
+    bits = deflate_module.SERVER_WINDOW_BITS  # what a 15-bit negotiation compresses with
     assert seen[0][bits] is not mine[bits]

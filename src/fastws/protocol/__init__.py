@@ -1,3 +1,5 @@
-"""The WebSocket protocol (RFC 6455, RFC 7692) apart from any ASGI app: close codes and their rules
-(``close``), the HTTP pieces of the handshake and of denial responses (``http``), the frame codec
-and ``fastws.server``'s uvicorn protocol build on them."""
+"""The WebSocket protocol (RFC 6455, RFC 7692) apart from any ASGI app: the frame codec (compiled
+``_frame_c`` and pure-Python ``_frame_py`` twins, the ``_frame`` selector, ``_frame_types``), close
+codes and the one rule for sending them (``close``), the HTTP pieces of handshakes and denial
+responses (``http``), the opening handshake's accept key and checks (``handshake``) and
+permessage-deflate (``deflate``). ``fastws.server``, uvicorn's ``WebSocketProtocol``, builds on them."""

@@ -964,12 +964,12 @@ cdef class _Op:
             ):
                 # The server writes the frame now, or says to await its send as below.
                 try:
-                    done = ws._send_nowait(self.a, kind == K_SEND_TEXT)
+                    done = ws._send_nowait(self.data, kind == K_SEND_TEXT)
                 except OSError:
                     ws._application = DISCONNECTED
                     raise ws._error("send_failed", 1006)
                 if done is True:
-                    self.a = None
+                    self.data = None
                     Py_INCREF(None)
                     presult[0] = <PyObject*>None
                     return PYGEN_RETURN

@@ -15,6 +15,7 @@ import pytest
 from conftest import FakeServer, make_scope, run
 
 from fastws.codec._limits import DEFAULT_MAX_JSON_SIZE, TOO_BIG_REASON
+from fastws.protocol.close import CloseCode
 from fastws.websockets import UnexpectedMessageType, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 CONNECT = {"type": "websocket.connect"}
@@ -264,6 +265,67 @@ def test_b3_close_reason_not_a_str(impl: Any, reason: Any) -> None:
     with pytest.raises(TypeError, match="close reason must be a str or None"):
         run(ws.close(1000, reason))
     assert server.sent == []
+
+
+class _Code(int):
+    pass
+
+
+class _Reason(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (1000, "😀" * 30),  # 30 characters, 120 bytes: the shortcut's longest reason
+        (1000, "a" * 31),  # one character past it: check_close measures the bytes
+        (CloseCode.NORMAL_CLOSURE, None),  # an int subclass: check_close
+        (_Code(1000), "bye"),
+        (1000, _Reason("bye")),  # a str subclass: check_close
+        (1001, None),  # another code: check_close
+    ],
+)
+def test_b1_b3_close_valid_around_the_plain_close_shortcut(impl: Any, code: Any, reason: Any) -> None:
+    # close(1000) with no reason or a short str skips check_close (it would pass it); everything
+    # else goes through it, and is sent as given.
+    ws, server = opened(impl, [])
+    run(ws.close(code, reason))
+    assert server.sent == [{"type": "websocket.close", "code": code, "reason": reason or ""}]
+    assert type(server.sent[0]["code"]) is type(code)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "error", "match"),
+    [
+        (1000, _Reason("😀" * 31), ValueError, "close reason is 124 bytes of UTF-8"),
+        (1000, _Reason("a" * 124), ValueError, "close reason is 124 bytes of UTF-8"),
+        (_Code(1005), None, ValueError, "invalid close code 1005"),
+        (1000.0, None, TypeError, "close code must be an int"),
+        (1000, b"", TypeError, "close reason must be a str or None"),
+    ],
+)
+def test_b1_b3_close_invalid_around_the_plain_close_shortcut(
+    impl: Any, code: Any, reason: Any, error: type, match: str
+) -> None:
+    ws, server = opened(impl, [])
+    with pytest.raises(error, match=match):
+        run(ws.close(code, reason))
+    assert server.sent == [] and ws.application_state is WebSocketState.CONNECTED
+
+
+@pytest.mark.parametrize("checks", [True, False])
+@pytest.mark.parametrize("headers", [None, [], ()])
+def test_b4_b5_accept_without_subprotocol_or_headers(impl: Any, checks: bool, headers: Any) -> None:
+    # Nothing to check (the check is skipped): the server gets no subprotocol and an empty list.
+    cls = type("Plain", (impl.WebSocket,), {"_fastws_checks": checks})
+    server = FakeServer([CONNECT])
+    ws = cls(make_scope(subprotocols=["chat"]), server.receive, server.send)
+    run(ws.accept(None, headers))
+    assert server.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
+    assert ws.application_state is WebSocketState.CONNECTED
+    with pytest.raises(RuntimeError):  # accepted once: a second accept is refused as before
+        run(ws.accept())
 
 
 @pytest.mark.parametrize("offered", [[], ["superchat"], ["CHAT"]])

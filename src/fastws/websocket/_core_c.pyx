@@ -443,7 +443,9 @@ cdef class WebSocket:
         cdef _Op op = _new_op(self, K_ACCEPT)
         op.subprotocol = subprotocol
         op.headers = headers
-        op.checks = type(self)._fastws_checks  # read here, so the op's step stays as small as before
+        # Read here, so the op's step stays as small as before; only a subprotocol is left unchecked
+        # by a class without checks (accept()'s headers are always checked).
+        op.checks = subprotocol is not None and type(self)._fastws_checks
         return op
 
     def close(self, code=1000, reason=None):
@@ -468,7 +470,8 @@ cdef class WebSocket:
         cdef _Op op = _new_op(self, K_CLOSE)
         op.code = code
         op.reason = reason
-        op.checks = type(self)._fastws_checks  # read here, so the op's step stays as small as before
+        # Read here, so the op's step stays as small as before; a plain close has nothing to check.
+        op.checks = not _plain_close(code, reason) and type(self)._fastws_checks
         return op
 
     async def send_denial_response(self, response):
@@ -739,6 +742,15 @@ cdef enum _Stage:
     STAGE_TOO_BIG_CLOSE = 3  # a JSON message over max_json_size: the 1009 close was sent
 
 
+cdef inline bint _plain_close(object code, object reason) noexcept:
+    # close()'s common case, which check_close (fastws.protocol.close) would pass: the default code
+    # 1000 (an int, not a subclass) and no reason, or a str of at most 30 characters (at most 120
+    # bytes of UTF-8, 4 a character, within the 123 that fit). Anything else goes to check_close.
+    return type(code) is int and code == 1000 and (
+        reason is None or (type(reason) is str and len(<str>reason) <= 30)
+    )
+
+
 cdef inline _Op _new_op(WebSocket ws, int kind):
     # The other fields start as None/0; callers set the ones their kind uses.
     cdef _Op op = _Op.__new__(_Op)
@@ -794,7 +806,8 @@ cdef class _Op:
         if kind == K_ACCEPT:
             # Without the class's checks the subprotocol goes to the server as given, as the
             # dialect's framework does.
-            self.headers = check_accept(ws.scope, self.subprotocol if self.checks else None, self.headers)
+            if self.subprotocol is not None or self.headers is not None:  # else nothing to check
+                self.headers = check_accept(ws.scope, self.subprotocol if self.checks else None, self.headers)
             if ws._client == CONNECTING:
                 # If we haven't yet seen the 'connect' message, then wait for it first.
                 self.stage = STAGE_AWAIT_CONNECT

@@ -33,7 +33,6 @@ _RESPONSE = WebSocketState.RESPONSE
 _UNSET: Any = object()
 
 
-
 def _text_of(message: Any, ws: Any) -> str:
     # The text of a received message; without one, what the class's dialect makes of the message
     # (fastws and Starlette: a KeyError that says what arrived).
@@ -90,6 +89,13 @@ def _send_hook(send: Any) -> Any:
     if name is None:
         return None
     return getattr(send.__self__, name, None)
+
+
+def _plain_close(code: object, reason: object) -> bool:
+    # close()'s common case, which check_close (fastws.protocol.close) would pass: the default code
+    # 1000 (an int, not a subclass) and no reason, or a str of at most 30 characters (at most 120
+    # bytes of UTF-8, 4 a character, within the 123 that fit). Anything else goes to check_close.
+    return type(code) is int and code == 1000 and (reason is None or (type(reason) is str and len(reason) <= 30))
 
 
 class WebSocket(ConnectionInfo, Mapping[str, Any], Generic[StateT]):
@@ -391,7 +397,9 @@ class WebSocket(ConnectionInfo, Mapping[str, Any], Generic[StateT]):
                 already accepted or is sending a denial response.
             WebSocketDisconnected: the connection was already closed.
         """
-        if type(self)._fastws_checks:
+        if subprotocol is None and headers is None:
+            headers = []  # nothing to check
+        elif type(self)._fastws_checks:
             headers = check_accept(self.scope, subprotocol, headers) or []
         else:  # the subprotocol goes to the server as given, as the dialect's framework does
             headers = check_accept(self.scope, None, headers) or []
@@ -424,7 +432,7 @@ class WebSocket(ConnectionInfo, Mapping[str, Any], Generic[StateT]):
         # Before accept the close is a handshake denial (HTTP 403): servers drop the code and
         # reason, so they are passed on unchecked, as Starlette does (FastAPI closes with a list
         # as the reason there).
-        if self._application is not _CONNECTING and type(self)._fastws_checks:
+        if self._application is not _CONNECTING and not _plain_close(code, reason) and type(self)._fastws_checks:
             check_close(code, reason)
         message = {"type": "websocket.close", "code": code, "reason": reason or ""}
         if self._before_send("websocket.close", message):

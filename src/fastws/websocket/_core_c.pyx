@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""The WebSocket connection class: the compiled twin of ``_websocket_py.py``.
+"""The WebSocket connection class: the compiled twin of ``_core_py.py``.
 
 The API, state machine, errors and messages are those of ``starlette.websockets.WebSocket``
 1.10.0 (Starlette 1.10 documentation, "WebSockets" page, and ``starlette/websockets.py``); see

@@ -1,4 +1,4 @@
-"""The WebSocket connection class: the pure-Python twin of ``_websocket_c.pyx``.
+"""The WebSocket connection class: the pure-Python twin of ``_core_c.pyx``.
 
 The API, state machine, errors and messages are those of ``starlette.websockets.WebSocket``
 1.10.0 (Starlette 1.10 documentation, "WebSockets" page, and ``starlette/websockets.py``); see

@@ -466,6 +466,8 @@ class WebSocketProtocol(asyncio.Protocol):
         Raises:
             TypeError, AttributeError: ``data`` is not a ``str`` (text) or bytes-like (binary): what
                 the frame codec raises for it, as ``send`` does.
+            UnicodeEncodeError: text with a lone surrogate, which has no UTF-8 form (RFC 6455
+                section 5.6: a text message is UTF-8), as ``send`` raises it.
         """
         if (
             data is None
@@ -924,9 +926,11 @@ class WebSocketProtocol(asyncio.Protocol):
                 f"or 'websocket.http.response.start' but got '{kind}'."
             )
 
-    # fastws.WebSocket finds send_data_nowait through the bound send method (a subclass that
-    # overrides send defines a new function, without this mark, and is always awaited).
-    send._fastws_send_nowait = "send_data_nowait"  # type: ignore[attr-defined]
+    # fastws.WebSocket finds send_data_nowait through the bound send method. The mark names the
+    # function it belongs to: a subclass that overrides send defines a new function, and one that
+    # wraps it with functools.wraps copies the mark but is not the function it names, so in both
+    # cases the override is always awaited with the websocket.send event.
+    send._fastws_send_nowait = ("send_data_nowait", send)  # type: ignore[attr-defined]
 
     def _start_denial(self, message: dict[str, Any]) -> None:
         # ASGI "websocket.http.response" extension. With a content-length from the app the head

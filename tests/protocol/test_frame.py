@@ -466,3 +466,10 @@ def test_streamed_text_with_every_split(frame_impl: ModuleType) -> None:
     for cut in range(1, len(stream)):
         for cut2 in (cut + 1, cut + 5, len(stream)):
             assert run_stream(m, [stream[:cut], stream[cut:cut2], stream[cut2:]]) == ([(OP_TEXT, text)], None)
+
+
+@pytest.mark.parametrize("payload", [5, 0, True])
+def test_encode_frame_refuses_an_int_payload(frame_impl: ModuleType, payload: Any) -> None:
+    # bytes(5) would be five zero bytes on the wire: an int is not a bytes-like payload.
+    with pytest.raises(TypeError, match="bytes-like, got"):
+        frame_impl.encode_frame(OP_BINARY, payload)

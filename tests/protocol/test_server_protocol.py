@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import importlib
 from types import SimpleNamespace
 from typing import Any
@@ -760,5 +761,67 @@ def test_a_replaced_send_is_always_awaited(impl: Any, codec: Any) -> None:
         assert box["result"] == [{"type": "websocket.send", "text": "via wrapper"}] and spy.calls == []
         await asyncio.sleep(0.01)
         assert frames(codec, transport.written[-1]) == [(OP_TEXT, "via wrapper")]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_a_send_override_wrapped_with_functools_wraps_sees_every_event(impl: Any, codec: Any) -> None:
+    # functools.wraps copies send's __dict__, and with it the mark that leads fastws.WebSocket to
+    # send_data_nowait; the mark names the function it was set on, so the wrapper is not taken for
+    # it and the override sees every websocket.send event (a logging or metrics subclass).
+    seen: list[str] = []
+
+    def logged(send: Any) -> Any:
+        @functools.wraps(send)
+        async def wrapper(self: Any, message: dict[str, Any]) -> None:
+            seen.append(message["type"])
+            await send(self, message)
+
+        return wrapper
+
+    async def main() -> None:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            ws = impl.WebSocket(scope, receive, send)
+            await ws.accept()
+            await ws.send_text("hi")
+            await ws.send_bytes(b"b")
+            await ws.close()
+
+        config = SimpleNamespace(
+            loaded=True, loaded_app=app, root_path="", asgi_version="3.0", ws_max_size=1 << 20,
+            ws_max_queue=4, ws_ping_interval=None, ws_ping_timeout=None, ws_per_message_deflate=True,
+        )  # fmt: skip
+        state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+        logged_class = type("Logged", (WebSocketProtocol,), {"codec": codec, "send": logged(WebSocketProtocol.send)})
+        protocol = logged_class(config=config, server_state=state, app_state={})
+        assert protocol.send._fastws_send_nowait  # the mark was copied: the case this test is about
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(HEAD)
+        await asyncio.sleep(0.01)
+        assert seen == ["websocket.accept", "websocket.send", "websocket.send", "websocket.close"]
+        assert frames(codec, b"".join(transport.written[1:])) == [
+            (OP_TEXT, "hi"),
+            (OP_BINARY, b"b"),
+            (OP_CLOSE, b"\x03\xe8"),
+        ]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+@pytest.mark.parametrize("payload", [123, 0, True])
+def test_send_bytes_of_an_int_is_a_typeerror_and_writes_nothing(impl: Any, codec: Any, payload: Any) -> None:
+    # bytes(123) is 123 zero bytes: an int is refused as a payload instead of reaching the wire.
+    async def body(ws: Any, protocol: Any) -> Any:
+        before = len(protocol.transport.written)
+        with pytest.raises(TypeError, match="bytes-like"):
+            await ws.send_bytes(payload)
+        await asyncio.sleep(0.01)
+        return len(protocol.transport.written) - before
+
+    async def main() -> None:
+        box, _, _ = await ws_session(impl, codec, body)
+        await asyncio.sleep(0.05)  # the body's own sleep ends after ws_session's
+        assert box["result"] == 0
 
     asyncio.run(asyncio.wait_for(main(), 5))

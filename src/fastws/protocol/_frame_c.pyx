@@ -98,12 +98,15 @@ def encode_frame(int opcode, payload, bint fin=True, mask=None, int rsv=0):
     7/16/64-bit length encodings.
 
     Raises ``ValueError`` for an unknown opcode, ``rsv`` outside 0-7, a mask that is not 4 bytes,
-    or a control frame (8, 9, 10) with ``fin`` false or a payload over 125 bytes.
+    or a control frame (8, 9, 10) with ``fin`` false or a payload over 125 bytes; ``TypeError`` for
+    a payload that is not bytes-like (an ``int`` included: ``bytes(n)`` would be ``n`` zero bytes).
     """
     if not (0 <= opcode <= 2 or 8 <= opcode <= 10):
         raise ValueError(f"unknown opcode {opcode}")
     if not 0 <= rsv <= 7:
         raise ValueError(f"rsv is three bits (0-7), got {rsv}")
+    if isinstance(payload, int):  # bytes(n) would be n zero bytes, not an error
+        raise TypeError(f"a frame payload is bytes-like, got {type(payload).__name__}")
     cdef bytes data = payload if type(payload) is bytes else bytes(payload)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
     if opcode >= OP_CLOSE and (n > MAX_CONTROL or not fin):

@@ -62,12 +62,15 @@ def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes | No
     7/16/64-bit length encodings.
 
     Raises ``ValueError`` for an unknown opcode, ``rsv`` outside 0-7, a mask that is not 4 bytes,
-    or a control frame (8, 9, 10) with ``fin`` false or a payload over 125 bytes.
+    or a control frame (8, 9, 10) with ``fin`` false or a payload over 125 bytes; ``TypeError`` for
+    a payload that is not bytes-like (an ``int`` included: ``bytes(n)`` would be ``n`` zero bytes).
     """
     if opcode not in (OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG):
         raise ValueError(f"unknown opcode {opcode}")
     if not 0 <= rsv <= 7:
         raise ValueError(f"rsv is three bits (0-7), got {rsv}")
+    if isinstance(payload, int):  # bytes(n) would be n zero bytes, not an error
+        raise TypeError(f"a frame payload is bytes-like, got {type(payload).__name__}")
     payload = bytes(payload)
     n = len(payload)
     if opcode >= OP_CLOSE and (n > _MAX_CONTROL or not fin):

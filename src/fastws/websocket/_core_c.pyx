@@ -713,13 +713,15 @@ cdef inline str _payload_key(int kind, object mode):
 cdef object _send_hook(object send):
     # The server's synchronous data send, when ``send`` is a bound method marked with the name of
     # one (fastws.server.WebSocketProtocol.send -> send_data_nowait); None otherwise.
+    # The mark is (method name, the function it was set on): a wrapper that copied the function's
+    # __dict__ (functools.wraps) carries the mark but is another function, so it is not hooked.
     func = getattr(send, "__func__", None)
     if func is None:
         return None
-    name = getattr(func, "_fastws_send_nowait", None)
-    if name is None:
+    mark = getattr(func, "_fastws_send_nowait", None)
+    if type(mark) is not tuple or len(mark) != 2 or mark[1] is not func:
         return None
-    return getattr(send.__self__, name, None)
+    return getattr(send.__self__, mark[0], None)
 
 
 cdef object _await_iter(object awaitable):

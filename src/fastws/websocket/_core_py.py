@@ -82,13 +82,15 @@ def _too_big_close(ws: Any) -> dict[str, Any]:
 def _send_hook(send: Any) -> Any:
     # The server's synchronous data send, when ``send`` is a bound method marked with the name of
     # one (fastws.server.WebSocketProtocol.send -> send_data_nowait); None otherwise.
+    # The mark is (method name, the function it was set on): a wrapper that copied the function's
+    # __dict__ (functools.wraps) carries the mark but is another function, so it is not hooked.
     func = getattr(send, "__func__", None)
     if func is None:
         return None
-    name = getattr(func, "_fastws_send_nowait", None)
-    if name is None:
+    mark = getattr(func, "_fastws_send_nowait", None)
+    if type(mark) is not tuple or len(mark) != 2 or mark[1] is not func:
         return None
-    return getattr(send.__self__, name, None)
+    return getattr(send.__self__, mark[0], None)
 
 
 def _plain_close(code: object, reason: object) -> bool:
@@ -616,7 +618,8 @@ class WebSocket(ConnectionInfo, Mapping[str, Any], Generic[StateT]):
         """
         self._before_send("websocket.send", None)
         try:
-            if self._send_nowait is not None and self._send is self._send_hooked and self._send_nowait(data, True):
+            nowait = self._send_nowait
+            if nowait is not None and self._send is self._send_hooked and nowait(data, True) is True:
                 return  # written by the server at once (fastws.server's send_data_nowait)
             await self._send({"type": "websocket.send", "text": data})
         except OSError:
@@ -636,7 +639,8 @@ class WebSocket(ConnectionInfo, Mapping[str, Any], Generic[StateT]):
         """
         self._before_send("websocket.send", None)
         try:
-            if self._send_nowait is not None and self._send is self._send_hooked and self._send_nowait(data, False):
+            nowait = self._send_nowait
+            if nowait is not None and self._send is self._send_hooked and nowait(data, False) is True:
                 return  # written by the server at once (fastws.server's send_data_nowait)
             await self._send({"type": "websocket.send", "bytes": data})
         except OSError:

@@ -1,5 +1,5 @@
-"""Differential fuzzer: the compiled kernels (``fastws._*_c``) against their pure-Python twins
-(``fastws._*_py``), on arbitrary inputs, for a fixed time budget; and both twins of the frame
+"""Differential fuzzer: the compiled kernels (``fastws.<package>._*_c``) against their pure-Python
+twins (``fastws.<package>._*_py``), on arbitrary inputs, for a fixed time budget; and both twins of the frame
 codec against an independent third party, the ``websockets`` library's frame parser (target
 ``frame_oracle``, tests/frame_oracle.py).
 
@@ -32,26 +32,18 @@ from typing import Any
 
 import fastws.codec._json_c as codec_c
 import fastws.datastructures._core_c as ds_c
+import fastws.protocol._frame_c as frame_c
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import fastws.codec._json_py as codec_py
 import fastws.datastructures._core_py as ds_py
-
-try:  # the RFC 6455 frame codec, where this tree has it
-    import fastws.protocol._frame_c as frame_c
-
-    import fastws.protocol._frame_py as frame_py
-except ImportError:  # pragma: no cover - an older tree
-    frame_c = frame_py = None
+import fastws.protocol._frame_py as frame_py
 
 # The third party for the frame codec: the websockets library's frame parser (tests/frame_oracle.py),
 # so a bug both twins share shows up too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-try:
-    from frame_oracle import oracle_feed
-except ImportError:  # pragma: no cover - websockets not installed
-    oracle_feed = None
+from frame_oracle import oracle_feed  # noqa: E402 (after the path it needs)
 
 # -- comparison ---------------------------------------------------------------------------------
 
@@ -484,11 +476,9 @@ TARGETS: dict[str, Callable[[st.DataObject], None]] = {
     "decode_bytes": target_decode_bytes,
     "encode": target_encode,
 }
-if frame_c is not None:
-    TARGETS["frame_parser"] = target_frame_parser
-    TARGETS["frame_writer"] = target_frame_writer
-    if oracle_feed is not None:
-        TARGETS["frame_oracle"] = target_frame_oracle
+TARGETS["frame_parser"] = target_frame_parser
+TARGETS["frame_writer"] = target_frame_writer
+TARGETS["frame_oracle"] = target_frame_oracle
 
 
 # -- driver -------------------------------------------------------------------------------------
